@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Prepare a fresh machine for the demo, the tests and the benchmarks:
+#   1. a virtualenv in .venv with the project and its dev extras installed (re-used when up to date);
+#   2. redis-server, installed from Debian's packages when it is not on PATH.
+# Idempotent: a second run does nothing that is already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+STAMP=$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "bootstrap: creating $VENV" >&2
+  "$PYTHON" -m venv "$VENV"
+fi
+if [ ! -f "$STAMP" ]; then
+  echo "bootstrap: installing the project and its dev extras" >&2
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' >&2 || true
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' >&2 || true
+  "$VENV/bin/python" -c 'import consumer, confluent_kafka, fastavro, aiohttp' # fail loudly if the install did not work
+  rm -f "$VENV"/.installed-*
+  touch "$STAMP"
+fi
+
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "bootstrap: installing redis-server from Debian's packages" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+fi
