@@ -69,12 +69,18 @@ class ManagedProcess:
         """Spawn the process and wait until ``ready()`` is true, or raise DevStackError."""
         with self.log_path.open("ab") as log:
             self._proc = subprocess.Popen(
-                self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
+                self.argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                start_new_session=True,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                raise DevStackError(f"{self.name} exited with {self._proc.returncode}: {self._tail()}")
+                raise DevStackError(
+                    f"{self.name} exited with {self._proc.returncode}: {self._tail()}"
+                )
             if ready():
                 return
             time.sleep(_POLL_INTERVAL)
