@@ -54,6 +54,7 @@ class ManagedProcess:
         self.name = name
         self.argv = list(argv)
         self.env = dict(os.environ if env is None else env)
+        self._own_log = log_path is None  # a temp log is removed after a clean stop
         self.log_path = log_path or Path(tempfile.mkstemp(prefix=f"capi-{name}-", suffix=".log")[1])
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -90,6 +91,8 @@ class ManagedProcess:
     def stop(self, timeout: float = 5.0) -> None:
         """SIGTERM the process by PID, wait up to ``timeout``, then SIGKILL. Idempotent."""
         proc, self._proc = self._proc, None
+        if self._own_log:
+            self.log_path.unlink(missing_ok=True)
         if proc is None or proc.poll() is not None:
             return
         with contextlib.suppress(ProcessLookupError):

@@ -1,0 +1,98 @@
+"""The ``capi-consumer`` command line: run | check-config | demo | emulator.
+
+Fatal problems print one line naming the problem and exit non-zero; no tracebacks for user errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from consumer.errors import ConsumerError
+
+__all__ = ["main"]
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="capi-consumer", description="Kafka order/lead events to Meta's Conversions API."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="consume until SIGTERM/SIGINT")
+    run.add_argument("--config", type=Path, required=True, help="YAML settings file")
+    check = commands.add_parser(
+        "check-config", help="validate a settings file and print it with secrets masked"
+    )
+    check.add_argument("config", type=Path)
+    demo = commands.add_parser("demo", help="the whole job on the embedded stack, with a summary")
+    demo.add_argument("--config", type=Path, default=Path("config/example.yaml"))
+    demo.add_argument("--orders", type=int, default=200)
+    demo.add_argument("--leads", type=int, default=60)
+    demo.add_argument("--seed", type=int, default=7)
+    emulator = commands.add_parser(
+        "emulator", help="serve the CAPI emulator (a test double of Meta)"
+    )
+    emulator.add_argument(
+        "rest", nargs=argparse.REMAINDER, help="--port N [--pixels-file FILE] [--light]"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except ConsumerError as exc:
+        print(f"capi-consumer: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE if args.command == "check-config" else EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "check-config":
+        return _check_config(args.config)
+    if args.command == "run":
+        return _run(args.config)
+    if args.command == "demo":
+        from consumer.devstack.demo import run_demo
+
+        return run_demo(args.config, orders=args.orders, leads=args.leads, seed=args.seed)
+    from consumer.devstack.emulator import main as emulator_main
+
+    return emulator_main(args.rest)
+
+
+def _check_config(path: Path) -> int:
+    from consumer.settings import load_settings, masked
+
+    settings = load_settings(path)
+    print(json.dumps(masked(settings), indent=2, sort_keys=True))
+    return 0
+
+
+def _run(path: Path) -> int:
+    from consumer.app import run_consumer
+    from consumer.logs import configure_logging
+    from consumer.settings import load_settings
+
+    settings = load_settings(path)
+    configure_logging(settings.observability.log_format, settings.observability.log_level)
+
+    async def _serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await run_consumer(settings, stop=stop)
+
+    asyncio.run(_serve())
+    return 0

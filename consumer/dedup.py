@@ -1,0 +1,135 @@
+"""The 48-hour keyed dedup window (DESIGN.md §4): pure rules plus the store interface.
+
+Key: a 16-byte BLAKE2b digest of (pixel_id, event_name, event_id). Each entry has an owner
+(the source ``topic/partition/offset`` that claimed it) and a state:
+
+====================  =====================  ============================================
+entry found           record is its owner    verdict
+====================  =====================  ============================================
+none (or expired)     -                      claim as pending(owner), PROCEED
+pending(owner)        yes (re-delivery)      PROCEED
+pending(other)        no                     DUPLICATE
+delivered             any                    DUPLICATE
+====================  =====================  ============================================
+
+Meta's ack -> ``confirm`` (delivered for the window). Permanent failure -> ``release`` (only by
+the owner), so a DLQ replay can send it. A pending claim expires after ``pending_ttl_s`` so an
+owner that never settles cannot block the key forever.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = [
+    "Claim",
+    "DedupStore",
+    "Entry",
+    "MemoryDedupStore",
+    "State",
+    "Verdict",
+    "decide",
+    "dedup_key",
+    "owner_of",
+]
+
+KEY_BYTES = 16  # 128-bit digest: collision odds are negligible at billions of keys
+
+
+class Verdict(enum.Enum):
+    PROCEED = "proceed"
+    DUPLICATE = "duplicate"
+
+
+class State(enum.Enum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    key: bytes
+    owner: str
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    state: State
+    owner: str
+    expires_at: float
+
+
+def dedup_key(pixel_id: str, event_name: str, event_id: str) -> bytes:
+    material = "\x1f".join((pixel_id, event_name, event_id)).encode("utf-8")
+    return hashlib.blake2b(material, digest_size=KEY_BYTES).digest()
+
+
+def owner_of(topic: str, partition: int, offset: int) -> str:
+    return f"{topic}/{partition}/{offset}"
+
+
+def decide(entry: Entry | None, owner: str, now: float) -> Verdict:
+    """The table above, for one key."""
+    if entry is None or entry.expires_at <= now:
+        return Verdict.PROCEED
+    if entry.state is State.PENDING and entry.owner == owner:
+        return Verdict.PROCEED
+    return Verdict.DUPLICATE
+
+
+class DedupStore(Protocol):
+    """Backends (memory, embedded persistent, Redis) share this batch interface."""
+
+    async def claim(self, claims: Sequence[Claim]) -> list[Verdict]:
+        """Verdict per claim, in order; PROCEED claims are now pending(owner)."""
+        ...
+
+    async def confirm(self, claims: Sequence[Claim]) -> None:
+        """Mark delivered for the whole window (Meta acknowledged)."""
+        ...
+
+    async def release(self, claims: Sequence[Claim]) -> None:
+        """Drop pending claims still owned by the given owners (permanent failure)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryDedupStore:
+    """In-process, not persisted: for unit tests and throwaway runs (backend ``memory``)."""
+
+    def __init__(self, window_s: float, pending_ttl_s: float, clock: Callable[[], float]) -> None:
+        self._entries: dict[bytes, Entry] = {}
+        self._window_s = window_s
+        self._pending_ttl_s = pending_ttl_s
+        self._clock = clock
+
+    async def claim(self, claims: Sequence[Claim]) -> list[Verdict]:
+        now = self._clock()
+        verdicts = []
+        for claim in claims:
+            verdict = decide(self._entries.get(claim.key), claim.owner, now)
+            if verdict is Verdict.PROCEED:
+                self._entries[claim.key] = Entry(
+                    State.PENDING, claim.owner, now + self._pending_ttl_s
+                )
+            verdicts.append(verdict)
+        return verdicts
+
+    async def confirm(self, claims: Sequence[Claim]) -> None:
+        now = self._clock()
+        for claim in claims:
+            self._entries[claim.key] = Entry(State.DELIVERED, claim.owner, now + self._window_s)
+
+    async def release(self, claims: Sequence[Claim]) -> None:
+        for claim in claims:
+            entry = self._entries.get(claim.key)
+            if entry is not None and entry.state is State.PENDING and entry.owner == claim.owner:
+                del self._entries[claim.key]
+
+    async def close(self) -> None:
+        self._entries.clear()

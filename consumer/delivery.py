@@ -1,0 +1,153 @@
+"""Deliver one batch: bounded concurrency, retries with backoff, bisecting rejected batches.
+
+Outcomes per event: sent (Meta acknowledged it) or a Failure with a reason:
+``retries_exhausted`` (transient errors past the batch deadline), ``auth`` (token or
+permission), ``rejected`` (Meta rejected the event itself; found by bisecting the batch).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
+
+import structlog
+
+from consumer.batching import Batch
+from consumer.graph_errors import GraphVerdict, Kind
+from consumer.models import CapiEvent, Failure
+from consumer.retry import Backoff
+from consumer.settings import DeliverySettings
+from consumer.stats import RunStats
+
+__all__ = ["Deliverer", "DeliveryReport", "Poster"]
+
+T = TypeVar("T")
+log = structlog.get_logger("consumer.delivery")
+
+
+class Poster(Protocol):
+    async def post(self, batch: Batch[T]) -> GraphVerdict: ...
+
+
+@dataclass(slots=True)
+class DeliveryReport(Generic[T]):
+    sent: list[T] = field(default_factory=list)
+    failed: list[tuple[T, Failure]] = field(default_factory=list)
+    requests: int = 0
+
+    def merge(self, other: DeliveryReport[T]) -> None:
+        self.sent.extend(other.sent)
+        self.failed.extend(other.failed)
+        self.requests += other.requests
+
+
+class Deliverer(Generic[T]):
+    """Sends batches with a global and a per-pixel concurrency limit."""
+
+    def __init__(
+        self,
+        poster: Poster,
+        settings: DeliverySettings,
+        stats: RunStats,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._poster = poster
+        self._stats = stats
+        self._backoff = Backoff(
+            settings.retry_base_s, settings.retry_cap_s, settings.retry_deadline_s
+        )
+        self._global = asyncio.Semaphore(settings.max_concurrent_requests)
+        self._per_pixel_limit = settings.max_concurrent_per_pixel
+        self._per_pixel: dict[str, asyncio.Semaphore] = {}
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._sleep = sleep
+
+    async def deliver(self, batch: Batch[T]) -> DeliveryReport[T]:
+        """Deliver ``batch``; one canonical log line per batch."""
+        started = self._clock()
+        report = await self._deliver(batch)
+        self._stats.batches_per_pixel[batch.pixel_id] += 1
+        self._stats.sent_per_pixel[batch.pixel_id] += len(report.sent)
+        log.info(
+            "batch.delivered",
+            pixel_id=batch.pixel_id,
+            test=batch.test_event_code is not None,
+            events=len(batch),
+            sent=len(report.sent),
+            failed=len(report.failed),
+            requests=report.requests,
+            latency_ms=round((self._clock() - started) * 1000, 1),
+        )
+        return report
+
+    async def _deliver(self, batch: Batch[T]) -> DeliveryReport[T]:
+        started, attempt = self._clock(), 0
+        while True:
+            verdict = await self._post(batch)
+            attempt += 1
+            if verdict.kind is Kind.OK and verdict.events_received == len(batch):
+                return DeliveryReport(sent=list(batch.tokens), requests=attempt)
+            if verdict.kind is Kind.INVALID:
+                return await self._bisect(batch, verdict, attempt)
+            if verdict.kind is Kind.AUTH:
+                return _fail_all(batch, "auth", verdict, attempt)
+            delay = self._backoff.delay(attempt - 1, self._rng)
+            if not self._backoff.allows(started, self._clock(), delay):
+                return _fail_all(batch, "retries_exhausted", verdict, attempt)
+            self._stats.retries += 1
+            await self._sleep(delay)
+
+    async def _bisect(
+        self, batch: Batch[T], verdict: GraphVerdict, attempts: int
+    ) -> DeliveryReport[T]:
+        """Meta rejects a whole batch for one bad event: split until the bad ones are alone."""
+        if len(batch) == 1:
+            return _fail_all(batch, "rejected", verdict, attempts)
+        report: DeliveryReport[T] = DeliveryReport(requests=attempts)
+        for half in batch.split():
+            report.merge(await self._deliver(half))
+        return report
+
+    async def _post(self, batch: Batch[T]) -> GraphVerdict:
+        pixel_gate = self._per_pixel.setdefault(
+            batch.pixel_id, asyncio.Semaphore(self._per_pixel_limit)
+        )
+        async with self._global, pixel_gate:
+            verdict = await self._poster.post(batch)
+        self._stats.requests[verdict.kind.value] += 1
+        return verdict
+
+
+def _fail_all(
+    batch: Batch[T], reason: str, verdict: GraphVerdict, attempts: int
+) -> DeliveryReport[T]:
+    failed = [
+        (token, _failure(event, reason, verdict, attempts))
+        for event, token in zip(batch.events, batch.tokens, strict=True)
+    ]
+    return DeliveryReport(failed=failed, requests=attempts)
+
+
+def _failure(event: CapiEvent, reason: str, verdict: GraphVerdict, attempts: int) -> Failure:
+    details = {
+        "pixel_id": event.pixel_id,
+        "event_name": event.event_name,
+        "event_id": event.event_id,
+        "attempts": str(attempts),
+        "graph_code": None if verdict.code is None else str(verdict.code),
+        "graph_subcode": None if verdict.subcode is None else str(verdict.subcode),
+        "fbtrace_id": verdict.fbtrace_id,
+        "http_status": None if verdict.status is None else str(verdict.status),
+    }
+    message = verdict.message or verdict.reason_code
+    return Failure(
+        reason, "send", message, {key: value for key, value in details.items() if value is not None}
+    )

@@ -1,0 +1,216 @@
+"""Drive a running CAPI emulator: a synchronous stdlib client and a child-process launcher.
+
+Both are for tests, the demo and benchmarks. The client uses ``urllib`` only, so it works from
+synchronous code and from fixtures without an event loop.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from consumer.devstack.procs import ManagedProcess, free_port
+from consumer.errors import DevStackError
+
+__all__ = ["DEFAULT_API_VERSION", "EmbeddedEmulator", "EmulatorClient"]
+
+DEFAULT_API_VERSION = "v26.0"  # the version of the pinned SDK (capi.md §1.1)
+_START_TIMEOUT_S = 20.0  # a cold Python start plus aiohttp import takes a second or two
+
+
+class EmulatorClient:
+    """Synchronous client of one emulator's control API (and of its events edge, for tests)."""
+
+    def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
+        scheme = urllib.parse.urlsplit(base_url).scheme
+        if scheme not in ("http", "https"):
+            raise ValueError(f"the emulator URL must be http(s), not {base_url!r}")
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+
+    def healthy(self) -> bool:
+        """True when ``GET /_emulator/health`` answers 200."""
+        try:
+            return self._call("GET", "/_emulator/health")[0] == 200
+        except (OSError, DevStackError):
+            return False
+
+    def events(self, pixel_id: str | None = None) -> list[dict[str, Any]]:
+        """Accepted events ``{pixel_id, test_event_code, received_at, event}``, oldest first."""
+        query = "" if pixel_id is None else "?" + urllib.parse.urlencode({"pixel_id": pixel_id})
+        result: list[dict[str, Any]] = self._ok("GET", "/_emulator/events" + query)
+        return result
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The request log: pixel, status, events, error code/subcode, rule and fault."""
+        result: list[dict[str, Any]] = self._ok("GET", "/_emulator/requests")
+        return result
+
+    def stats(self) -> dict[str, Any]:
+        """Counters per pixel: requests, accepted requests/events, rejected by code, dropped."""
+        result: dict[str, Any] = self._ok("GET", "/_emulator/stats")
+        return result
+
+    def inject(self, kind: str, pixel_id: str = "*", **params: Any) -> None:
+        """Activate a fault (see :mod:`emulator_faults` for kinds and parameters)."""
+        self._ok("POST", "/_emulator/faults", {"kind": kind, "pixel_id": pixel_id, **params})
+
+    def clear_faults(self, pixel_id: str | None = None) -> None:
+        """Clear faults (all, or one pixel's) and release stalled requests."""
+        query = "" if pixel_id is None else "?" + urllib.parse.urlencode({"pixel_id": pixel_id})
+        self._ok("DELETE", "/_emulator/faults" + query)
+
+    def reset(self) -> None:
+        """Forget accepted events, the request log and the stats."""
+        self._ok("DELETE", "/_emulator/events")
+
+    def set_pixel(self, pixel_id: str, access_token: str, app_secret: str | None = None) -> None:
+        """Set or replace a pixel's credentials."""
+        spec = {"access_token": access_token, "app_secret": app_secret}
+        self._ok("PUT", f"/_emulator/pixels/{urllib.parse.quote(pixel_id)}", spec)
+
+    def post_events(
+        self,
+        pixel_id: str,
+        body: Mapping[str, Any],
+        *,
+        access_token: str | None = None,
+        appsecret_proof: str | None = None,
+        version: str = DEFAULT_API_VERSION,
+    ) -> tuple[int, dict[str, Any]]:
+        """Send a CAPI request as JSON with the token in the query; return (status, JSON body)."""
+        params = {"access_token": access_token, "appsecret_proof": appsecret_proof}
+        query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+        path = f"/{version}/{urllib.parse.quote(pixel_id)}/events" + (f"?{query}" if query else "")
+        status, payload = self._call("POST", path, dict(body))
+        return status, payload if isinstance(payload, dict) else {"raw": payload}
+
+    def _ok(self, method: str, path: str, payload: object = None) -> Any:
+        """Call the control API and return its JSON, or raise DevStackError on a non-2xx."""
+        status, result = self._call(method, path, payload)
+        if not 200 <= status < 300:
+            raise DevStackError(f"emulator {method} {path} answered {status}: {result}")
+        return result
+
+    def _call(self, method: str, path: str, payload: object = None) -> tuple[int, Any]:
+        """One HTTP exchange; returns the status and the decoded JSON (or text) body."""
+        data = None if payload is None else json.dumps(payload).encode()
+        url = self.base_url + path
+        request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 (http only)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            # The scheme is checked to be http(s) in __init__, so S310's file:// risk is absent.
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                return response.status, _decode(response.read())
+        except urllib.error.HTTPError as exc:
+            with exc:
+                return exc.code, _decode(exc.read())
+
+
+def _decode(raw: bytes) -> Any:
+    """JSON if the body is JSON, else the text."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode(errors="replace")
+
+
+class EmbeddedEmulator:
+    """The emulator as a child process on loopback, started and stopped by PID.
+
+    Pixels (with their tokens) reach the child through a private temp file that is deleted once
+    the child is ready, never through argv, so tokens do not show in ``ps``.
+    """
+
+    def __init__(
+        self,
+        pixels: Mapping[str, Mapping[str, str | None]],
+        *,
+        port: int | None = None,
+        light: bool = False,
+        host: str = "127.0.0.1",
+        future_tolerance_s: float | None = None,
+    ) -> None:
+        self.pixels = {pixel_id: dict(auth) for pixel_id, auth in pixels.items()}
+        self.host = host
+        self.port = port
+        self.light = light
+        self.future_tolerance_s = future_tolerance_s
+        self._process: ManagedProcess | None = None
+
+    @property
+    def url(self) -> str:
+        """The base URL, e.g. ``http://127.0.0.1:PORT`` (the port is fixed at start)."""
+        if self.port is None:
+            raise DevStackError("the emulator has not been started")
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def client(self) -> EmulatorClient:
+        """A client of this emulator's control API."""
+        return EmulatorClient(self.url)
+
+    @property
+    def pid(self) -> int | None:
+        """The child's PID while it runs."""
+        return None if self._process is None else self._process.pid
+
+    def start(self) -> str:
+        """Start the child, wait for ``/_emulator/health`` and return the base URL."""
+        if self._process is not None:
+            return self.url
+        self.port = self.port or free_port(self.host)
+        pixels_file = _write_private_json(self.pixels)
+        try:
+            process = ManagedProcess("capi-emulator", self._argv(pixels_file))
+            process.start(ready=self.client.healthy, timeout=_START_TIMEOUT_S)
+        finally:
+            pixels_file.unlink(missing_ok=True)
+        self._process = process
+        return self.url
+
+    def stop(self) -> None:
+        """Stop the child by PID (SIGTERM, then SIGKILL). Idempotent."""
+        process, self._process = self._process, None
+        if process is not None:
+            process.stop()
+
+    def _argv(self, pixels_file: Path) -> list[str]:
+        """The child's command line: no secrets in it, only the pixels file's path."""
+        argv = [sys.executable, "-m", "consumer.devstack.emulator"]
+        argv += ["--host", self.host, "--port", str(self.port), "--pixels-file", str(pixels_file)]
+        if self.light:
+            argv.append("--light")
+        if self.future_tolerance_s is not None:
+            argv += ["--future-tolerance-s", str(self.future_tolerance_s)]
+        return argv
+
+    def __enter__(self) -> EmbeddedEmulator:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _write_private_json(payload: object) -> Path:
+    """Write ``payload`` to a new temp file readable only by this user (mkstemp is 0600)."""
+    fd, name = tempfile.mkstemp(prefix="capi-emulator-pixels-", suffix=".json")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(payload, handle)
+    return Path(name)

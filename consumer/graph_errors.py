@@ -1,0 +1,118 @@
+"""Pure classification of a Conversions API response, by Graph error code, not HTTP status.
+
+Meta sends throttling as HTTP 400 with an OAuthException body (capi.md §6), so the status alone
+says little. The table follows capi.md §6.3 and DESIGN.md §5.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+__all__ = ["GraphVerdict", "Kind", "classify", "transport_failure"]
+
+THROTTLE_CODES = frozenset({4, 17, 32, 341, 368, 613}) | frozenset(range(80000, 80015))
+TRANSIENT_CODES = frozenset({1, 2})
+AUTH_CODES = frozenset({3, 10, 102, 190}) | frozenset(range(200, 300))
+INVALID_PARAMETER = 100
+OBJECT_NOT_FOUND_SUBCODE = 33  # 100/33: wrong pixel id or the token lacks access to it
+HTTP_SERVER_ERROR = 500
+
+
+class Kind(enum.Enum):
+    OK = "ok"
+    RETRY = "retry"  # transient: back off and try the same batch again
+    THROTTLE = "throttle"  # transient, and slow this pixel down
+    INVALID = "invalid"  # the payload is wrong: bisect to find the bad events
+    AUTH = "auth"  # token or permission: dead-letter, cool the pixel down
+
+
+@dataclass(frozen=True, slots=True)
+class GraphVerdict:
+    kind: Kind
+    status: int | None = None
+    code: int | None = None
+    subcode: int | None = None
+    message: str = ""
+    fbtrace_id: str | None = None
+    events_received: int | None = None
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def reason_code(self) -> str:
+        """``code/subcode`` for metrics and DLQ headers, ``http_<status>`` or the transport error."""
+        if self.code is not None:
+            return f"{self.code}/{self.subcode}" if self.subcode is not None else str(self.code)
+        return f"http_{self.status}" if self.status is not None else self.message or "transport"
+
+
+def transport_failure(error_name: str) -> GraphVerdict:
+    """A timeout or connection error: no answer at all, so retry."""
+    return GraphVerdict(Kind.RETRY, message=error_name)
+
+
+def classify(status: int, body: bytes) -> GraphVerdict:
+    """Turn one HTTP answer into a verdict."""
+    parsed = _parse(body)
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    if isinstance(error, dict):
+        return _from_error(status, error)
+    if status >= HTTP_SERVER_ERROR or b"Service Unavailable" in body:
+        return GraphVerdict(Kind.RETRY, status=status, message="server error")
+    if (
+        200 <= status < 300
+        and isinstance(parsed, dict)
+        and isinstance(parsed.get("events_received"), int)
+    ):
+        return GraphVerdict(
+            Kind.OK,
+            status=status,
+            fbtrace_id=_str_or_none(parsed.get("fbtrace_id")),
+            events_received=parsed["events_received"],
+            messages=[str(message) for message in parsed.get("messages") or []],
+        )
+    if status == 429:
+        return GraphVerdict(Kind.THROTTLE, status=status, message="HTTP 429")
+    return GraphVerdict(
+        Kind.RETRY if status < 400 else Kind.INVALID, status=status, message="unexpected response"
+    )
+
+
+def _from_error(status: int, error: dict[str, Any]) -> GraphVerdict:
+    code = error.get("code") if isinstance(error.get("code"), int) else None
+    subcode = error.get("error_subcode") if isinstance(error.get("error_subcode"), int) else None
+    verdict = GraphVerdict(
+        _kind(code, subcode, error.get("is_transient") is True, status),
+        status=status,
+        code=code,
+        subcode=subcode,
+        message=str(error.get("error_user_title") or error.get("message") or "")[:300],
+        fbtrace_id=_str_or_none(error.get("fbtrace_id")),
+    )
+    return verdict
+
+
+def _kind(code: int | None, subcode: int | None, transient: bool, status: int) -> Kind:
+    if code in THROTTLE_CODES:
+        return Kind.THROTTLE
+    if code in TRANSIENT_CODES or status >= HTTP_SERVER_ERROR:
+        return Kind.RETRY
+    if code in AUTH_CODES or (code == INVALID_PARAMETER and subcode == OBJECT_NOT_FOUND_SUBCODE):
+        return Kind.AUTH
+    if code == INVALID_PARAMETER:
+        return Kind.INVALID
+    return Kind.RETRY if transient else Kind.INVALID
+
+
+def _parse(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)

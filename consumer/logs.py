@@ -1,0 +1,45 @@
+"""structlog setup: JSON lines off a TTY, a console renderer on one; ids and reasons only, no PII."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Literal
+
+import orjson
+import structlog
+
+__all__ = ["configure_logging"]
+
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+
+def configure_logging(
+    fmt: Literal["auto", "json", "console"] = "auto",
+    level: Literal["debug", "info", "warning", "error"] = "info",
+) -> None:
+    """Configure structlog once per process. ``auto`` picks console on a TTY, JSON otherwise."""
+    use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
+    renderer: structlog.typing.Processor = (
+        structlog.dev.ConsoleRenderer()
+        if use_console
+        else structlog.processors.JSONRenderer(serializer=orjson.dumps)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
+        logger_factory=structlog.BytesLoggerFactory(sys.stderr.buffer)
+        if not use_console
+        else structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )

@@ -1,0 +1,85 @@
+"""Plain values that flow through the pipeline. Frozen, slotted, no behaviour beyond accessors."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "CapiEvent",
+    "Failure",
+    "Outcome",
+    "SourceRecord",
+    "TopicPartition",
+]
+
+TopicPartition = tuple[str, int]
+
+
+class Outcome(enum.StrEnum):
+    """How a consumed record ended. Every record gets exactly one before its offset is stored."""
+
+    SENT = "sent"
+    DUPLICATE = "duplicate"
+    FILTERED = "filtered"
+    DEAD_LETTERED = "dead_lettered"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    """One Kafka record as consumed: bytes untouched, plus where it came from."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...] = ()
+    timestamp_ms: int | None = None
+
+    @property
+    def tp(self) -> TopicPartition:
+        return (self.topic, self.partition)
+
+    @property
+    def size(self) -> int:
+        return len(self.value or b"") + len(self.key or b"")
+
+    def header(self, name: str) -> bytes | None:
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class CapiEvent:
+    """One server event ready for Meta: ``body`` is its exact JSON, serialized once.
+
+    ``payload`` is the event as a dict (hashed user_data already); ``body`` is
+    ``orjson.dumps(payload)``, reused by every batch and every retry.
+    """
+
+    pixel_id: str
+    test_event_code: str | None
+    event_name: str
+    event_id: str
+    event_time: int
+    action_source: str
+    payload: dict[str, Any]
+    body: bytes = b""
+
+    @property
+    def batch_key(self) -> tuple[str, str | None]:
+        return (self.pixel_id, self.test_event_code)
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A record that cannot go on: a value, not an exception (bad records never crash the loop)."""
+
+    reason: str
+    stage: str
+    message: str
+    details: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,94 @@
+"""Pure offset tracking: per partition, the offset below which every record is settled.
+
+Records are added in the order they were polled (increasing offsets per partition) and settle in
+any order. The committable position is one past the highest offset whose record and every
+earlier record are settled; Kafka's committed offset means "next record to read".
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from consumer.models import TopicPartition
+
+__all__ = ["OffsetTracker", "PartitionOffsets"]
+
+
+class PartitionOffsets:
+    """Unsettled offsets of one partition, in poll order; amortized O(1) per record."""
+
+    __slots__ = ("_done", "_order", "_position")
+
+    def __init__(self) -> None:
+        self._order: deque[int] = deque()
+        self._done: set[int] = set()
+        self._position: int | None = None
+
+    def add(self, offset: int) -> None:
+        if self._order and offset <= self._order[-1]:
+            raise ValueError(f"offset {offset} added out of order after {self._order[-1]}")
+        self._order.append(offset)
+
+    def settle(self, offset: int) -> None:
+        self._done.add(offset)
+        while self._order and self._order[0] in self._done:
+            head = self._order.popleft()
+            self._done.discard(head)
+            self._position = head + 1
+
+    @property
+    def position(self) -> int | None:
+        """The offset to commit (next to read), or None when nothing has settled yet."""
+        return self._position
+
+    @property
+    def unsettled(self) -> int:
+        return len(self._order)
+
+
+class OffsetTracker:
+    """``PartitionOffsets`` for every assigned partition, plus what was last stored."""
+
+    def __init__(self) -> None:
+        self._partitions: dict[TopicPartition, PartitionOffsets] = {}
+        self._stored: dict[TopicPartition, int] = {}
+
+    def add(self, tp: TopicPartition, offset: int) -> None:
+        self._partitions.setdefault(tp, PartitionOffsets()).add(offset)
+
+    def settle(self, tp: TopicPartition, offset: int) -> None:
+        partition = self._partitions.get(tp)
+        if partition is not None:  # a revoked partition's late result is ignored
+            partition.settle(offset)
+
+    def to_store(self) -> dict[TopicPartition, int]:
+        """Positions that advanced since the last call; the caller stores them in Kafka."""
+        changed = {}
+        for tp, partition in self._partitions.items():
+            position = partition.position
+            if position is not None and self._stored.get(tp) != position:
+                changed[tp] = self._stored[tp] = position
+        return changed
+
+    def positions(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        """Current positions of ``tps`` (revocation: store them whether or not they changed)."""
+        found = {}
+        for tp in tps:
+            partition = self._partitions.get(tp)
+            if partition is not None and partition.position is not None:
+                found[tp] = partition.position
+        return found
+
+    def forget(self, tps: list[TopicPartition]) -> None:
+        """Drop revoked partitions: their unsettled records will be re-delivered elsewhere."""
+        for tp in tps:
+            self._partitions.pop(tp, None)
+            self._stored.pop(tp, None)
+
+    def unsettled(self, tps: list[TopicPartition] | None = None) -> int:
+        chosen = (
+            self._partitions
+            if tps is None
+            else {tp: self._partitions[tp] for tp in tps if tp in self._partitions}
+        )
+        return sum(partition.unsettled for partition in chosen.values())

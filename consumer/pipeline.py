@@ -1,0 +1,348 @@
+"""Orchestration: poll -> process -> dedup -> batch -> deliver -> settle -> store and commit.
+
+Runs on the event loop. The Kafka consumer is reached only through the bridge (its own
+thread); everything else here is loop-owned state. Guarantees (DESIGN.md §1):
+
+1. Every polled record gets exactly one outcome (sent, duplicate, filtered, dead_lettered)
+   before its offset can be stored.
+2. An offset is stored only when it and every earlier offset of its partition are settled.
+3. Sent records are confirmed in the dedup store before they settle; dead-lettered ones are
+   acknowledged by the DLQ broker, then their claims are released, then they settle.
+4. Above the in-flight budget (events or bytes) every assigned partition is paused; polling
+   continues, so the group membership holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+import structlog
+
+from consumer.batching import Batch, Batcher
+from consumer.bridge import Bridge
+from consumer.decoding import confluent_schema_id
+from consumer.dedup import Claim, DedupStore, Verdict, dedup_key, owner_of
+from consumer.delivery import Deliverer
+from consumer.dlq import DeadLetter
+from consumer.errors import ConsumerError, DecodeError
+from consumer.mapping import Filtered
+from consumer.models import CapiEvent, Failure, Outcome, SourceRecord, TopicPartition
+from consumer.offsets import OffsetTracker
+from consumer.processing import Processor
+from consumer.retry import Backoff
+from consumer.settings import Settings
+from consumer.stats import RunStats
+
+__all__ = ["Pipeline", "Source", "Ticket"]
+
+log = structlog.get_logger("consumer.pipeline")
+T = TypeVar("T")
+_INFRA_BACKOFF = Backoff(base_s=0.2, cap_s=10.0, deadline_s=float("inf"))
+
+
+class Source(Protocol):
+    """What the pipeline needs from the Kafka consumer (sync; called on the consumer thread)."""
+
+    def subscribe(self) -> None: ...
+    def poll(self, max_records: int, timeout: float) -> list[SourceRecord]: ...
+    def pause(self) -> None: ...
+    def resume(self) -> None: ...
+    def store(self, positions: Mapping[TopicPartition, int]) -> None: ...
+    def commit(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class SchemaFetcher(Protocol):
+    def fetch(self, schema_ids: Sequence[int]) -> None: ...
+
+
+class LetterWriter(Protocol):
+    def write(self, letters: Sequence[DeadLetter]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """A record on its way to Meta, with its dedup claim."""
+
+    record: SourceRecord
+    claim: Claim
+
+
+class Pipeline:
+    """One consumer's run loop. Build it with ``app.build_pipeline``."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        source: Source,
+        processor: Processor,
+        schemas: SchemaFetcher,
+        dedup: DedupStore,
+        deliverer: Deliverer[Ticket],
+        dlq: LetterWriter,
+        bridge: Bridge,
+        stats: RunStats,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._settings = settings
+        self._source = source
+        self._processor = processor
+        self._schemas = schemas
+        self._dedup = dedup
+        self._deliverer = deliverer
+        self._dlq = dlq
+        self._bridge = bridge
+        self.stats = stats
+        self._clock = clock
+        self._rng = random.Random()
+        self._batcher: Batcher[Ticket] = Batcher(
+            settings.batch.max_events, settings.batch.max_bytes, settings.batch.linger_s, clock
+        )
+        self._tracker = OffsetTracker()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._in_flight_bytes = 0
+        self._pause_reasons: set[str] = set()
+        self._paused = False
+        self._assigned: set[TopicPartition] = set()
+        self._last_commit = clock()
+        self.last_record_at = clock()
+        self._fatal: BaseException | None = None
+
+    # ----------------------------------------------------------------- the loop
+
+    async def run(
+        self, stop: asyncio.Event, stop_when: Callable[[Pipeline], bool] | None = None
+    ) -> None:
+        """Consume until ``stop`` is set (or ``stop_when`` says so), then drain and leave the group."""
+        await self._bridge.on_consumer_thread(self._source.subscribe)
+        consumer = self._settings.kafka
+        while not stop.is_set() and not (stop_when and stop_when(self)):
+            records = await self._bridge.on_consumer_thread(
+                self._source.poll, consumer.poll_batch_size, consumer.poll_timeout_s
+            )
+            if records:
+                self.last_record_at = self._clock()
+                await self._ingest(records)
+            self._flush(self._batcher.due())
+            await self._apply_pause()
+            await self._maybe_commit()
+            if self._fatal is not None:
+                raise self._fatal
+        await self._shutdown()
+
+    @property
+    def in_flight(self) -> int:
+        return self._tracker.unsettled()
+
+    @property
+    def assigned(self) -> frozenset[TopicPartition]:
+        return frozenset(self._assigned)
+
+    # ------------------------------------------------------------ rebalancing
+
+    def on_assign(self, tps: list[TopicPartition]) -> None:
+        """Consumer thread, inside poll: remember the assignment."""
+        self._bridge.from_thread(self._assign(tps), timeout=5.0)
+
+    def on_revoke(self, tps: list[TopicPartition]) -> Mapping[TopicPartition, int]:
+        """Consumer thread, inside poll: drain the partitions and return the positions to store."""
+        deadline = self._settings.delivery.drain_timeout_s
+        return self._bridge.from_thread(self._drain(tps, deadline), timeout=deadline + 5.0)
+
+    async def _assign(self, tps: list[TopicPartition]) -> None:
+        self._assigned.update(tps)
+        log.info("partitions.assigned", partitions=[f"{t}/{p}" for t, p in tps])
+
+    async def _drain(
+        self, tps: list[TopicPartition], budget_s: float
+    ) -> Mapping[TopicPartition, int]:
+        self._flush(self._batcher.drain())
+        if self._tasks:  # every open batch was just flushed, so these settle the revoked records
+            await asyncio.wait(set(self._tasks), timeout=budget_s)
+        positions = self._tracker.positions(tps)
+        abandoned = self._tracker.unsettled(tps)
+        self._tracker.forget(tps)
+        self._assigned.difference_update(tps)
+        log.info("partitions.revoked", partitions=[f"{t}/{p}" for t, p in tps], abandoned=abandoned)
+        return positions
+
+    # ------------------------------------------------------------- ingestion
+
+    async def _ingest(self, records: list[SourceRecord]) -> None:
+        records = [record for record in records if record.tp in self._assigned]
+        self.stats.consumed += len(records)
+        for record in records:
+            self._tracker.add(record.tp, record.offset)
+            self._in_flight_bytes += record.size
+        await self._ensure_writer_schemas(records)
+        events: list[tuple[SourceRecord, CapiEvent]] = []
+        letters: list[DeadLetter] = []
+        for record in records:
+            result = self._processor.process(record)
+            if isinstance(result, CapiEvent):
+                events.append((record, result))
+            elif isinstance(result, Failure):
+                letters.append(DeadLetter(record, result))
+            else:
+                self._settle_filtered(record, result)
+        if events:
+            await self._claim_and_batch(events)
+        if letters:
+            await self._dead_letter(letters)
+
+    async def _ensure_writer_schemas(self, records: list[SourceRecord]) -> None:
+        ids = set()
+        for record in records:
+            try:
+                ids.add(confluent_schema_id(record.value))
+            except DecodeError:
+                continue  # processing turns it into a dead letter with the reason
+        if ids:
+            await self._until_ok(
+                "registry", self._bridge.blocking, self._schemas.fetch, sorted(ids)
+            )
+
+    async def _claim_and_batch(self, events: list[tuple[SourceRecord, CapiEvent]]) -> None:
+        claims = [
+            Claim(
+                dedup_key(e.pixel_id, e.event_name, e.event_id),
+                owner_of(r.topic, r.partition, r.offset),
+            )
+            for r, e in events
+        ]
+        verdicts = await self._until_ok("dedup", self._dedup.claim, claims)
+        for (record, event), claim, verdict in zip(events, claims, verdicts, strict=True):
+            if verdict is Verdict.DUPLICATE:
+                self.stats.duplicates_per_event[(event.pixel_id, event.event_name)] += 1
+                self._settle(record, Outcome.DUPLICATE)
+            else:
+                self._flush(self._batcher.add(event, Ticket(record, claim)))
+
+    def _flush(self, batches: list[Batch[Ticket]]) -> None:
+        for batch in batches:
+            task = asyncio.create_task(self._deliver(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None and self._fatal is None:
+            self._fatal = task.exception()
+
+    async def _deliver(self, batch: Batch[Ticket]) -> None:
+        report = await self._deliverer.deliver(batch)
+        if report.sent:
+            await self._until_ok(
+                "dedup", self._dedup.confirm, [ticket.claim for ticket in report.sent]
+            )
+            for ticket in report.sent:
+                self._settle(ticket.record, Outcome.SENT)
+        if report.failed:
+            await self._dead_letter([DeadLetter(t.record, failure) for t, failure in report.failed])
+            await self._until_ok("dedup", self._dedup.release, [t.claim for t, _ in report.failed])
+
+    # ------------------------------------------------------------ settlement
+
+    async def _dead_letter(self, letters: list[DeadLetter]) -> None:
+        """Write to the DLQ (acknowledged) before settling; retries while the DLQ is down."""
+        await self._until_ok("dlq", self._bridge.blocking, self._dlq.write, letters)
+        for letter in letters:
+            record, failure = letter.record, letter.failure
+            self.stats.dead_letter_reasons[failure.reason] += 1
+            log.warning(
+                "record.dead_lettered",
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                reason=failure.reason,
+                stage=failure.stage,
+                pixel_id=failure.details.get("pixel_id"),
+                event_id=failure.details.get("event_id"),
+                error=failure.message,
+            )
+            self._settle(record, Outcome.DEAD_LETTERED)
+
+    def _settle_filtered(self, record: SourceRecord, filtered: Filtered) -> None:
+        self.stats.filtered_reasons[filtered.reason] += 1
+        self._settle(record, Outcome.FILTERED)
+
+    def _settle(self, record: SourceRecord, outcome: Outcome) -> None:
+        self.stats.outcome(outcome)
+        self._in_flight_bytes -= record.size
+        self._tracker.settle(record.tp, record.offset)
+
+    async def _until_ok(self, what: str, fn: Callable[..., Awaitable[T]], *args: object) -> T:
+        """Retry an infrastructure call until it works; consumption is paused meanwhile."""
+        attempt = 0
+        while True:
+            try:
+                result = await fn(*args)
+            except ConsumerError as exc:
+                if not exc.retriable:
+                    raise
+                attempt += 1
+                self._pause_reasons.add(what)
+                log.warning(
+                    "infrastructure.unavailable", dependency=what, attempt=attempt, error=str(exc)
+                )
+                await asyncio.sleep(_INFRA_BACKOFF.delay(attempt, self._rng))
+                continue
+            if attempt:
+                log.info("infrastructure.recovered", dependency=what, attempts=attempt)
+            self._pause_reasons.discard(what)
+            return result
+
+    # ------------------------------------------------- backpressure and commits
+
+    async def _apply_pause(self) -> None:
+        delivery = self._settings.delivery
+        events, size = self._tracker.unsettled(), self._in_flight_bytes
+        if events >= delivery.max_in_flight_events or size >= delivery.max_in_flight_bytes:
+            self._pause_reasons.add("backpressure")
+        elif (
+            events <= delivery.max_in_flight_events * delivery.low_water_ratio
+            and size <= delivery.max_in_flight_bytes * delivery.low_water_ratio
+        ):
+            self._pause_reasons.discard("backpressure")
+        want_paused = bool(self._pause_reasons)
+        if want_paused != self._paused:
+            await self._bridge.on_consumer_thread(
+                self._source.pause if want_paused else self._source.resume
+            )
+            self._paused = want_paused
+            log.info(
+                "consumption.paused" if want_paused else "consumption.resumed",
+                reasons=sorted(self._pause_reasons),
+            )
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    async def _maybe_commit(self, force: bool = False) -> None:
+        if not force and self._clock() - self._last_commit < self._settings.kafka.commit_interval_s:
+            return
+        self._last_commit = self._clock()
+        positions = self._tracker.to_store()
+        if positions:
+            await self._bridge.on_consumer_thread(self._source.store, positions)
+        await self._bridge.on_consumer_thread(self._source.commit)
+
+    async def _shutdown(self) -> None:
+        """Stop polling, drain in-flight work within the deadline, commit, leave the group."""
+        self._flush(self._batcher.drain())
+        if self._tasks:
+            _done, pending = await asyncio.wait(
+                set(self._tasks), timeout=self._settings.delivery.drain_timeout_s
+            )
+            for task in pending:
+                task.cancel()
+            log.info("shutdown.drained", abandoned_batches=len(pending))
+        await self._maybe_commit(force=True)
+        await self._bridge.on_consumer_thread(self._source.close)

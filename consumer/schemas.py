@@ -1,0 +1,115 @@
+"""Avro schemas: our reader schemas from ``schemas/`` and writer schemas from the registry.
+
+Reader schemas are parsed once at startup. Writer schemas are fetched by id through the real
+confluent-kafka ``SchemaRegistryClient`` (sync, so it runs on a worker thread) and cached.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import fastavro
+from confluent_kafka.schema_registry import SchemaRegistryClient
+
+# The registry client uses httpx2 or httpx, whichever Authlib uses; catch the one it raises.
+from confluent_kafka.schema_registry.common._httpx_compat import httpx
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+from consumer.errors import ConfigError, InfrastructureError
+from consumer.settings import EventType, SchemaRegistrySettings
+
+__all__ = ["ParsedSchema", "RegistrySchemaSource", "load_reader_schemas", "parse_schema_text"]
+
+ParsedSchema = dict[str, Any]
+SCHEMA_FILES: dict[EventType, str] = {"order": "order_event.avsc", "lead": "lead_event.avsc"}
+_SR_SUBJECT_NOT_FOUND = 40401
+_SR_SCHEMA_NOT_FOUND = 40403
+
+
+def parse_schema_text(text: str) -> ParsedSchema:
+    """Parse Avro schema JSON text; each schema gets its own named-type namespace."""
+    parsed = fastavro.parse_schema(json.loads(text), named_schemas={})
+    if not isinstance(parsed, dict):
+        raise TypeError("an event schema must be an Avro record")
+    return parsed
+
+
+def load_reader_schemas(schemas_dir: Path) -> dict[EventType, ParsedSchema]:
+    """Our reader schemas, one per event type, from ``schemas_dir``."""
+    schemas: dict[EventType, ParsedSchema] = {}
+    for event_type, filename in SCHEMA_FILES.items():
+        path = schemas_dir / filename
+        try:
+            schemas[event_type] = parse_schema_text(path.read_text())
+        except OSError as exc:
+            raise ConfigError(
+                f"schema_registry.schemas_dir: cannot read {path}: {exc.strerror}"
+            ) from None
+        except (ValueError, TypeError, fastavro.schema.SchemaParseException) as exc:
+            raise ConfigError(f"{path}: invalid Avro schema: {exc}") from None
+    return schemas
+
+
+class RegistrySchemaSource:
+    """Writer schemas by Confluent schema id, through the real registry client, cached forever.
+
+    Schema ids are immutable in a Confluent registry, so a cached schema never goes stale.
+    Blocking: call from a worker thread (the pipeline does, through the bridge).
+    """
+
+    def __init__(self, settings: SchemaRegistrySettings) -> None:
+        if settings.url is None:
+            raise ConfigError("schema_registry.url: required for topics with Confluent framing")
+        self._client = SchemaRegistryClient(_client_conf(settings))
+        self._cache: dict[int, ParsedSchema] = {}
+
+    def cached(self, schema_id: int) -> ParsedSchema | None:
+        return self._cache.get(schema_id)
+
+    def fetch(self, schema_ids: Iterable[int]) -> None:
+        """Fill the cache for ``schema_ids``; unknown ids are cached as misses via DecodeError later.
+
+        Raises InfrastructureError when the registry cannot be reached (not the record's fault).
+        """
+        for schema_id in schema_ids:
+            if schema_id in self._cache:
+                continue
+            try:
+                schema = self._client.get_schema(schema_id)
+            except SchemaRegistryError as exc:
+                if exc.error_code in (_SR_SCHEMA_NOT_FOUND, _SR_SUBJECT_NOT_FOUND):
+                    continue
+                raise InfrastructureError(f"schema registry error: {exc}") from exc
+            except httpx.HTTPError as exc:
+                raise InfrastructureError(
+                    f"schema registry unreachable: {type(exc).__name__}"
+                ) from exc
+            self._cache[schema_id] = _parse_writer(schema_id, schema.schema_str or "")
+
+    def close(self) -> None:
+        self._client.__exit__()  # type: ignore[no-untyped-call]
+
+
+def _parse_writer(schema_id: int, text: str) -> ParsedSchema:
+    try:
+        return parse_schema_text(text)
+    except (ValueError, TypeError, fastavro.schema.SchemaParseException):
+        # A registry holding a schema we cannot parse is a decode problem for its records.
+        return {"__unparseable__": schema_id}
+
+
+def _client_conf(settings: SchemaRegistrySettings) -> dict[str, Any]:
+    conf: dict[str, Any] = {"url": settings.url, "timeout": 5, "max.retries": 1}
+    if settings.basic_auth_user is not None:
+        password = (
+            settings.basic_auth_password.get_secret_value() if settings.basic_auth_password else ""
+        )
+        conf["basic.auth.user.info"] = f"{settings.basic_auth_user}:{password}"
+    for key in ("ssl_ca_location", "ssl_certificate_location", "ssl_key_location"):
+        value = getattr(settings, key)
+        if value is not None:
+            conf[key.replace("_", ".")] = str(value)
+    return conf

@@ -1,0 +1,81 @@
+"""The HTTP shell: POST one batch to the Conversions API through one pooled aiohttp session.
+
+Only this module speaks HTTP to Meta. It turns every answer, timeout and connection error into
+a ``GraphVerdict``; deciding what to do about it is the deliverer's job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import TypeVar
+
+import aiohttp
+
+from consumer import __version__
+from consumer.batching import Batch, request_body
+from consumer.graph_errors import GraphVerdict, classify, transport_failure
+from consumer.settings import MetaSettings, PixelSettings
+
+__all__ = ["CapiSender", "appsecret_proof"]
+
+T = TypeVar("T")
+_POOL_SIZE = 64  # connections across all pixels; Meta serves every pixel from one host
+
+
+def appsecret_proof(access_token: str, app_secret: str) -> str:
+    """Hex HMAC-SHA256 of the access token keyed with the app secret (capi.md §1.2)."""
+    return hmac.new(app_secret.encode(), access_token.encode(), hashlib.sha256).hexdigest()
+
+
+class CapiSender:
+    """POSTs batches; one ``aiohttp.ClientSession`` for the process, created on first use."""
+
+    def __init__(self, meta: MetaSettings, pixels: dict[str, PixelSettings]) -> None:
+        self._meta = meta
+        self._pixels = pixels
+        self._session: aiohttp.ClientSession | None = None
+        self._timeout = aiohttp.ClientTimeout(total=meta.request_timeout_s)
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=_POOL_SIZE),
+                timeout=self._timeout,
+                headers={"User-Agent": f"{self._meta.user_agent}/{__version__}"},
+            )
+        return self._session
+
+    async def post(self, batch: Batch[T]) -> GraphVerdict:
+        """One attempt. Never raises for HTTP or network trouble: that is a verdict too."""
+        pixel = self._pixels[batch.pixel_id]
+        url = f"{self._meta.base_url.rstrip('/')}/{pixel.api_version}/{batch.pixel_id}/events"
+        headers, params = self._auth(pixel)
+        try:
+            async with self._get_session().post(
+                url,
+                data=request_body(batch, self._meta.partner_agent),
+                headers=headers,
+                params=params,
+            ) as response:
+                return classify(response.status, await response.read())
+        except TimeoutError:
+            return transport_failure("timeout")
+        except aiohttp.ClientError as exc:
+            return transport_failure(type(exc).__name__)
+
+    @staticmethod
+    def _auth(pixel: PixelSettings) -> tuple[dict[str, str], dict[str, str]]:
+        """Token in the Authorization header (never in a URL that could reach a log)."""
+        assert pixel.access_token is not None  # settings guarantee it  # noqa: S101
+        token = pixel.access_token.get_secret_value()
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        params = {}
+        if pixel.app_secret is not None:
+            params["appsecret_proof"] = appsecret_proof(token, pixel.app_secret.get_secret_value())
+        return headers, params
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

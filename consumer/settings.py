@@ -1,0 +1,368 @@
+"""The one typed settings model: a YAML file plus ``CAPI_``-prefixed environment overrides.
+
+Precedence, highest first: environment (``CAPI_KAFKA__GROUP_ID=x``; nested keys joined by
+``__``), then the YAML file, then the defaults below. Secrets (access tokens, app secrets,
+passwords) are refused in the YAML file: they come from the environment
+(``CAPI_PIXELS__<pixel_id>__ACCESS_TOKEN``) or from mounted files (``access_token_file``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import ValidationError as PydanticValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from consumer.errors import ConfigError
+
+__all__ = [
+    "BatchSettings",
+    "DedupSettings",
+    "DeliverySettings",
+    "EventType",
+    "Framing",
+    "KafkaSettings",
+    "LeadMapping",
+    "MappingSettings",
+    "MetaSettings",
+    "OrderMapping",
+    "PixelSettings",
+    "SchemaRegistrySettings",
+    "Settings",
+    "TopicSettings",
+    "load_settings",
+    "masked",
+]
+
+EventType = Literal["order", "lead"]
+Framing = Literal["confluent", "single_object", "raw", "auto"]
+ActionSource = Literal[
+    "email",
+    "website",
+    "app",
+    "phone_call",
+    "chat",
+    "physical_store",
+    "system_generated",
+    "business_messaging",
+    "other",
+]
+
+# Keys whose values are secrets: never accepted from the YAML file.
+SECRET_KEYS = frozenset({"access_token", "app_secret", "sasl_password", "basic_auth_password"})
+MAX_EVENTS_PER_REQUEST = 1000  # Meta's documented cap per request (capi.md §5)
+_REPO_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TopicSettings(_Frozen):
+    """One source topic: what it carries and how its values are framed."""
+
+    event_type: EventType
+    framing: Framing = "confluent"
+    writer_schema: Path | None = None  # for framing=raw: the producers' schema file
+    dlq_topic: str | None = None  # default: "<topic>.dlq"
+
+
+class KafkaSettings(_Frozen):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    group_id: str = "capi-consumer"
+    topics: dict[str, TopicSettings] = Field(
+        default_factory=lambda: {
+            "orders": TopicSettings(event_type="order"),
+            "leads": TopicSettings(event_type="lead"),
+        }
+    )
+    retry_topic: str = "capi.retry"
+    poll_batch_size: int = Field(500, ge=1, le=100_000)
+    poll_timeout_s: float = Field(0.2, gt=0)
+    commit_interval_s: float = Field(2.0, gt=0)
+    sasl_password: SecretStr | None = None
+    # librdkafka passthrough; snake_case keys become dotted (security_protocol -> security.protocol).
+    client: dict[str, str | int | float | bool] = Field(default_factory=dict)  # every client
+    consumer: dict[str, str | int | float | bool] = Field(default_factory=dict)  # consumer only
+    producer: dict[str, str | int | float | bool] = Field(
+        default_factory=dict
+    )  # DLQ/replay producers
+
+    def to_librdkafka(
+        self, role: Literal["consumer", "producer", "admin"] = "admin"
+    ) -> dict[str, str | int | float | bool]:
+        """The librdkafka config for one client role: bootstrap, passthrough keys, the SASL secret."""
+        conf: dict[str, str | int | float | bool] = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "log.connection.close": False,  # idle connections closed by brokers are not news
+        }
+        extra = {"consumer": self.consumer, "producer": self.producer, "admin": {}}[role]
+        conf.update(
+            {key.replace("_", "."): value for key, value in {**self.client, **extra}.items()}
+        )
+        if self.sasl_password is not None:
+            conf["sasl.password"] = self.sasl_password.get_secret_value()
+        return conf
+
+    def dlq_topic_for(self, topic: str) -> str:
+        settings = self.topics.get(topic)
+        explicit = settings.dlq_topic if settings else None
+        return explicit or f"{topic}.dlq"
+
+
+class SchemaRegistrySettings(_Frozen):
+    url: str | None = None
+    basic_auth_user: str | None = None
+    basic_auth_password: SecretStr | None = None
+    ssl_ca_location: Path | None = None
+    ssl_certificate_location: Path | None = None
+    ssl_key_location: Path | None = None
+    schemas_dir: Path = _REPO_SCHEMAS
+    extra_schema_files: tuple[Path, ...] = ()
+
+
+class PixelSettings(_Frozen):
+    """One Meta pixel (dataset): its own token, optional app secret, API version and test code."""
+
+    access_token: SecretStr | None = None
+    access_token_file: Path | None = None
+    app_secret: SecretStr | None = None
+    app_secret_file: Path | None = None
+    api_version: str = Field("v21.0", pattern=r"^v\d+\.\d+$")
+    test_event_code: str | None = None
+
+    @model_validator(mode="after")
+    def _read_secret_files(self) -> PixelSettings:
+        updates: dict[str, SecretStr] = {}
+        for field in ("access_token", "app_secret"):
+            path: Path | None = getattr(self, f"{field}_file")
+            if getattr(self, field) is None and path is not None:
+                try:
+                    updates[field] = SecretStr(path.read_text().strip())
+                except OSError as exc:
+                    raise ValueError(f"cannot read {field}_file {path}: {exc.strerror}") from exc
+        if updates:
+            return self.model_copy(update=updates)
+        if self.access_token is None:
+            raise ValueError(
+                "no access token: set CAPI_PIXELS__<pixel_id>__ACCESS_TOKEN or access_token_file"
+            )
+        return self
+
+
+class MetaSettings(_Frozen):
+    base_url: str = "https://graph.facebook.com"
+    request_timeout_s: float = Field(10.0, gt=0)
+    partner_agent: str | None = None
+    user_agent: str = "capi-consumer"
+
+
+class OrderMapping(_Frozen):
+    """How an order record becomes a CAPI event."""
+
+    event_id_template: str = "order_{order_id}"
+    # status -> CAPI event name; null = not a conversion (outcome "filtered").
+    statuses: dict[str, str | None] = Field(
+        default_factory=lambda: {
+            "PLACED": None,
+            "PAID": "Purchase",
+            "FULFILLED": None,
+            "CANCELLED": None,
+            "REFUNDED": None,
+            "UNKNOWN": None,
+        }
+    )
+    # channel -> action_source. App events need app_data (extinfo) that orders do not carry,
+    # so APP maps to "other" by default rather than claiming "app" without it.
+    action_sources: dict[str, ActionSource] = Field(
+        default_factory=lambda: {  # type: ignore[arg-type]  # literals are checked at runtime
+            "WEB": "website",
+            "APP": "other",
+            "IN_STORE": "physical_store",
+            "PHONE": "phone_call",
+            "OTHER": "other",
+        }
+    )
+
+
+class LeadMapping(_Frozen):
+    """How a lead record becomes a CAPI event."""
+
+    event_id_template: str = "lead_{lead_id}_{stage}"
+    stages: dict[str, str | None] = Field(
+        default_factory=lambda: {
+            "NEW": "Lead",
+            "CONTACTED": None,
+            "QUALIFIED": "QualifiedLead",
+            "CONVERTED": "ConvertedLead",
+            "DISQUALIFIED": None,
+            "UNKNOWN": None,
+        }
+    )
+    action_sources: dict[str, ActionSource] = Field(
+        default_factory=lambda: {  # type: ignore[arg-type]  # literals are checked at runtime
+            "WEB_FORM": "website",
+            "META_LEAD_AD": "system_generated",
+            "PHONE": "phone_call",
+            "CRM": "system_generated",
+            "OTHER": "other",
+        }
+    )
+
+
+class MappingSettings(_Frozen):
+    order: OrderMapping = Field(default_factory=OrderMapping)
+    lead: LeadMapping = Field(default_factory=LeadMapping)
+    # How far in the future event_time may be (clock skew) before the event is invalid.
+    future_skew_s: int = Field(300, ge=0)
+
+
+class BatchSettings(_Frozen):
+    max_events: int = Field(500, ge=1, le=MAX_EVENTS_PER_REQUEST)
+    max_bytes: int = Field(2_000_000, ge=10_000)  # Meta documents no byte cap; stay well under MBs
+    linger_s: float = Field(0.25, ge=0)
+
+
+class DeliverySettings(_Frozen):
+    max_concurrent_requests: int = Field(8, ge=1)
+    max_concurrent_per_pixel: int = Field(4, ge=1)
+    max_in_flight_events: int = Field(20_000, ge=1)
+    max_in_flight_bytes: int = Field(64_000_000, ge=1)
+    low_water_ratio: float = Field(0.5, gt=0, lt=1)
+    retry_base_s: float = Field(0.2, gt=0)
+    retry_cap_s: float = Field(30.0, gt=0)
+    retry_deadline_s: float = Field(300.0, gt=0)
+    auth_cooldown_s: float = Field(60.0, ge=0)
+    drain_timeout_s: float = Field(20.0, gt=0)
+
+
+class DedupSettings(_Frozen):
+    backend: Literal["memory"] = "memory"
+    window_s: int = Field(48 * 3600, ge=1)
+    pending_ttl_s: int = Field(900, ge=1)
+    path: Path = Path(".state/dedup")
+    redis_url: str | None = None
+
+
+class ObservabilitySettings(_Frozen):
+    host: str = "127.0.0.1"
+    port: int = Field(9400, ge=0, le=65535)
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class Settings(BaseSettings):
+    """Everything capi-consumer reads at startup. Frozen once loaded."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CAPI_", env_nested_delimiter="__", frozen=True, extra="forbid"
+    )
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    schema_registry: SchemaRegistrySettings = Field(default_factory=SchemaRegistrySettings)
+    meta: MetaSettings = Field(default_factory=MetaSettings)
+    pixels: dict[str, PixelSettings] = Field(default_factory=dict)
+    tenants: dict[str, str] = Field(default_factory=dict)  # tenant key -> pixel id
+    mapping: MappingSettings = Field(default_factory=MappingSettings)
+    batch: BatchSettings = Field(default_factory=BatchSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    dedup: DedupSettings = Field(default_factory=DedupSettings)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment overrides the file (passed as init values).
+        return env_settings, init_settings
+
+    @field_validator("tenants")
+    @classmethod
+    def _tenants_nonempty(cls, value: dict[str, str]) -> dict[str, str]:
+        for tenant, pixel in value.items():
+            if not pixel:
+                raise ValueError(f"tenant {tenant!r} maps to an empty pixel id")
+        return value
+
+    @model_validator(mode="after")
+    def _tenants_known(self) -> Settings:
+        for tenant, pixel in self.tenants.items():
+            if pixel not in self.pixels:
+                raise ValueError(f"tenant {tenant!r} maps to pixel {pixel!r}, which has no entry")
+        return self
+
+
+def load_settings(path: Path | None) -> Settings:
+    """Read ``path`` (YAML) and the environment into a validated Settings, or raise ConfigError.
+
+    The error message names each failing field by its dotted path.
+    """
+    raw = _read_yaml(path) if path is not None else {}
+    secret_paths = list(_secret_paths(raw))
+    if secret_paths:
+        raise ConfigError(
+            f"{secret_paths[0]}: secrets are not allowed in the config file; "
+            "set them in the environment (CAPI_...__ACCESS_TOKEN) or use a *_file field"
+        )
+    try:
+        return Settings(**raw)
+    except PydanticValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    return data
+
+
+def _secret_paths(node: Any, prefix: str = "") -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if key in SECRET_KEYS and value is not None:
+                yield path
+            else:
+                yield from _secret_paths(value, path)
+
+
+def _describe(exc: PydanticValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        problems.append(f"{where}: {error['msg']}")
+    return "; ".join(problems)
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """The effective settings as plain data with every secret replaced by ``'***'``."""
+    data: dict[str, Any] = _mask(settings.model_dump(mode="json"))
+    return data
+
+
+def _mask(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {
+            key: ("***" if key in SECRET_KEYS and value is not None else _mask(value))
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_mask(item) for item in node]
+    return node

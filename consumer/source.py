@@ -1,0 +1,143 @@
+"""The Kafka consumer shell: the only module that touches ``confluent_kafka.Consumer``.
+
+Every method runs on the consumer's own thread (see ``bridge.Bridge.on_consumer_thread``),
+including the rebalance callbacks librdkafka runs inside ``poll``. Offsets are stored only by
+the pipeline (``enable.auto.offset.store=false``) and committed explicitly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from consumer.errors import InfrastructureError
+from consumer.models import SourceRecord
+from consumer.models import TopicPartition as TP
+
+__all__ = ["KafkaSource", "RevokeHook", "consumer_config"]
+
+# On revocation: the pipeline drains the partitions and returns the positions to store.
+RevokeHook = Callable[[list[TP]], Mapping[TP, int]]
+AssignHook = Callable[[list[TP]], None]
+
+_FIXED = {
+    "enable.auto.offset.store": False,  # the pipeline stores only settled offsets
+    "enable.auto.commit": False,  # committed periodically, on revocation and on shutdown
+    "auto.offset.reset": "earliest",  # a new group must not skip conversions already published
+    "enable.partition.eof": False,
+}
+
+
+def consumer_config(base: Mapping[str, Any], group_id: str) -> dict[str, Any]:
+    """The librdkafka consumer config: the user's keys, then the ones correctness depends on."""
+    conf = {"group.id": group_id, "client.id": "capi-consumer", **base}
+    conf.update(_FIXED)
+    return conf
+
+
+class KafkaSource:
+    """Subscribe, poll, pause/resume, store and commit; runs the rebalance hooks."""
+
+    def __init__(
+        self,
+        conf: Mapping[str, Any],
+        topics: list[str],
+        *,
+        on_assign: AssignHook,
+        on_revoke: RevokeHook,
+    ) -> None:
+        self._consumer = Consumer(dict(conf))
+        self._topics = topics
+        self._on_assign = on_assign
+        self._on_revoke = on_revoke
+        self._paused = False
+
+    def subscribe(self) -> None:
+        self._consumer.subscribe(
+            self._topics, on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._lost
+        )
+
+    def poll(self, max_records: int, timeout: float) -> list[SourceRecord]:
+        """Up to ``max_records`` records; serves heartbeats and rebalances even while paused."""
+        messages = self._consumer.consume(max_records, timeout)
+        records = []
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    continue
+                if error.fatal():
+                    raise InfrastructureError(f"fatal Kafka error: {error.str()}")
+                continue  # transient errors are retried by librdkafka itself
+            records.append(_record(message))
+        return records
+
+    def pause(self) -> None:
+        if not self._paused:
+            self._consumer.pause(self._consumer.assignment())
+            self._paused = True
+
+    def resume(self) -> None:
+        if self._paused:
+            self._consumer.resume(self._consumer.assignment())
+            self._paused = False
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def store(self, positions: Mapping[TP, int]) -> None:
+        if positions:
+            self._consumer.store_offsets(
+                offsets=[TopicPartition(t, p, o) for (t, p), o in positions.items()]
+            )
+
+    def commit(self) -> None:
+        """Commit the stored offsets synchronously; nothing stored is fine."""
+        try:
+            self._consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError._NO_OFFSET:
+                raise InfrastructureError(f"commit failed: {exc.args[0].str()}") from exc
+
+    def assignment(self) -> list[TP]:
+        return [(tp.topic, tp.partition) for tp in self._consumer.assignment()]
+
+    def close(self) -> None:
+        """Leave the group (runs the revoke hook for a final store and commit)."""
+        self._consumer.close()
+
+    def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._on_assign([(tp.topic, tp.partition) for tp in partitions])
+        if self._paused:
+            consumer.pause(partitions)
+
+    def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        positions = self._on_revoke([(tp.topic, tp.partition) for tp in partitions])
+        self.store(positions)
+        self.commit()
+
+    def _lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Lost partitions may already belong to another member: store nothing, just forget.
+        self._on_revoke([(tp.topic, tp.partition) for tp in partitions])
+
+
+def _record(message: Message) -> SourceRecord:
+    timestamp_type, timestamp = message.timestamp()
+    return SourceRecord(
+        topic=message.topic() or "",
+        partition=message.partition() or 0,
+        offset=message.offset() or 0,
+        key=message.key() if isinstance(message.key(), bytes) else None,
+        value=message.value() if isinstance(message.value(), bytes) else None,
+        headers=_headers(message),
+        timestamp_ms=timestamp if timestamp_type else None,
+    )
+
+
+def _headers(message: Message) -> tuple[tuple[str, bytes | None], ...]:
+    raw = message.headers() or []
+    pairs = raw.items() if isinstance(raw, dict) else raw
+    return tuple((key, value.encode() if isinstance(value, str) else value) for key, value in pairs)

@@ -1,0 +1,42 @@
+"""Plain counters for one run: the demo summary and the metrics collector read the same numbers."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from consumer.models import Outcome
+
+__all__ = ["RunStats"]
+
+
+@dataclass(slots=True)
+class RunStats:
+    consumed: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    dead_letter_reasons: Counter[str] = field(default_factory=Counter)
+    filtered_reasons: Counter[str] = field(default_factory=Counter)
+    sent_per_pixel: Counter[str] = field(default_factory=Counter)
+    batches_per_pixel: Counter[str] = field(default_factory=Counter)
+    duplicates_per_event: Counter[tuple[str, str]] = field(default_factory=Counter)
+    requests: Counter[str] = field(default_factory=Counter)  # by verdict reason code
+    retries: int = 0
+
+    @property
+    def settled(self) -> int:
+        return sum(self.outcomes.values())
+
+    def outcome(self, outcome: Outcome, count: int = 1) -> None:
+        self.outcomes[outcome.value] += count
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "consumed": self.consumed,
+            "outcomes": dict(self.outcomes),
+            "sent_per_pixel": dict(self.sent_per_pixel),
+            "batches_per_pixel": dict(self.batches_per_pixel),
+            "dead_letter_reasons": dict(self.dead_letter_reasons),
+            "filtered_reasons": dict(self.filtered_reasons),
+            "retries": self.retries,
+        }
