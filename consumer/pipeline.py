@@ -136,6 +136,10 @@ class Pipeline:
                 raise self._fatal
         await self._shutdown()
 
+    def idle_for(self) -> float:
+        """Seconds since the last polled record (or since start)."""
+        return self._clock() - self.last_record_at
+
     @property
     def in_flight(self) -> int:
         return self._tracker.unsettled()

@@ -2,4 +2,9 @@
 
 from __future__ import annotations
 
-pytest_plugins = ["tests.fixtures.devstack", "tests.fixtures.emulator", "tests.fixtures.factories"]
+pytest_plugins = [
+    "tests.fixtures.devstack",
+    "tests.fixtures.emulator",
+    "tests.fixtures.factories",
+    "tests.fixtures.pipeline",
+]

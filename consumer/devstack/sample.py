@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import random
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -207,27 +208,37 @@ def _browser(rng: random.Random, occurred: dt.datetime) -> dict[str, Any]:
     }
 
 
-def produce_sample(bootstrap: str, registry_url: str, records: list[SampleRecord]) -> None:
-    """Serialize with the real AvroSerializer (schemas auto-registered) and produce; wait for acks."""
-    client = SchemaRegistryClient({"url": registry_url})
-    serializers = {
-        topic: AvroSerializer(
-            client, (_SCHEMAS / name).read_text(), conf={"auto.register.schemas": True}
-        )
-        for topic, name in (("orders", "order_event.avsc"), ("leads", "lead_event.avsc"))
-    }
-    producer = Producer(
-        {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 10}
-    )
-    for record in records:
-        value = record.value
-        if not isinstance(value, bytes):
-            value = serializers[record.topic](
-                value, SerializationContext(record.topic, MessageField.VALUE)
+def produce_sample(
+    bootstrap: str,
+    registry_url: str,
+    records: list[SampleRecord],
+    topics: Mapping[str, str] | None = None,
+) -> None:
+    """Serialize with the real AvroSerializer (schemas auto-registered) and produce; wait for acks.
+
+    ``topics`` renames the sample's topics (``{"orders": "t1-orders"}``), for tests sharing a broker.
+    """
+    rename = dict(topics or {})
+    with SchemaRegistryClient({"url": registry_url}) as client:
+        serializers = {
+            topic: AvroSerializer(
+                client, (_SCHEMAS / name).read_text(), conf={"auto.register.schemas": True}
             )
-        producer.produce(record.topic, key=record.key.encode(), value=value)
-        producer.poll(0)
-    remaining = producer.flush(30)
+            for topic, name in (("orders", "order_event.avsc"), ("leads", "lead_event.avsc"))
+        }
+        producer = Producer(
+            {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 10}
+        )
+        for record in records:
+            topic = rename.get(record.topic, record.topic)
+            value = record.value
+            if not isinstance(value, bytes):
+                value = serializers[record.topic](
+                    value, SerializationContext(topic, MessageField.VALUE)
+                )
+            producer.produce(topic, key=record.key.encode(), value=value)
+            producer.poll(0)
+        remaining = producer.flush(30)
     if remaining:
         raise RuntimeError(f"{remaining} sample records were not acknowledged")
 

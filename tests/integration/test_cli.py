@@ -1,0 +1,81 @@
+"""The command line as a user runs it: check-config and the demo, in real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+PIXELS = ("1000000000000001", "1000000000000002", "1000000000000003")
+_STACK_MARKERS = ("tansu", "redis-server", "consumer.devstack")
+
+
+def _cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "consumer", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+def _stack_pids() -> set[int]:
+    """PIDs of running dev-stack processes (broker, redis, emulator, registry)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if any(marker in cmdline for marker in _STACK_MARKERS):
+            found.add(int(entry.name))
+    return found
+
+
+class TestCheckConfig:
+    def test_valid_config_printed_masked(self) -> None:
+        """check-config prints the effective settings with every secret masked and exits 0."""
+        env = {f"CAPI_PIXELS__{pixel}__ACCESS_TOKEN": f"secret-{pixel}" for pixel in PIXELS}
+
+        result = _cli("check-config", "config/example.yaml", env=env)
+
+        assert (0, False) == (result.returncode, "secret-" in result.stdout)
+        assert "***" == json.loads(result.stdout)["pixels"][PIXELS[0]]["access_token"]
+
+    def test_invalid_config_one_line(self, tmp_path: Path) -> None:
+        """An invalid file gives one line naming the field and a non-zero exit, no traceback."""
+        bad = tmp_path / "bad.yaml"
+        bad.write_text("batch: {max_events: 0}\n")
+
+        result = _cli("check-config", str(bad))
+
+        assert 2 == result.returncode
+        assert 1 == len(result.stderr.strip().splitlines())
+        assert result.stderr.startswith("capi-consumer: error: batch.max_events:")
+
+    def test_missing_file(self, tmp_path: Path) -> None:
+        """A missing file is a one-line error too."""
+        result = _cli("check-config", str(tmp_path / "nope.yaml"))
+
+        assert (2, True) == (result.returncode, "cannot read config file" in result.stderr)
+
+
+class TestDemo:
+    def test_demo_runs_and_cleans_up(self) -> None:
+        """The demo exits 0, reports the expected events, and leaves no process behind."""
+        before = _stack_pids()
+        env = dict.fromkeys(("KAFKA_BOOTSTRAP", "SCHEMA_REGISTRY_URL", "REDIS_URL"), "")
+
+        result = _cli("demo", "--orders", "40", "--leads", "10", env=env, timeout=180)
+
+        assert 0 == result.returncode, result.stdout + result.stderr[-2000:]
+        assert "emulator received exactly the expected events: yes" in result.stdout
+        assert set() == _stack_pids() - before

@@ -1,0 +1,63 @@
+"""Classification of Meta's answers by Graph error code, not HTTP status (capi.md §6.3)."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from consumer.graph_errors import Kind, classify
+
+
+def _error(code: int, subcode: int | None = None, transient: bool | None = None) -> bytes:
+    error: dict[str, object] = {
+        "message": "m",
+        "type": "OAuthException",
+        "code": code,
+        "fbtrace_id": "T",
+    }
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    if transient is not None:
+        error["is_transient"] = transient
+    return orjson.dumps({"error": error})
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind"),
+    [
+        (200, b'{"events_received": 3, "messages": [], "fbtrace_id": "x"}', Kind.OK),
+        (400, _error(4, transient=True), Kind.THROTTLE),
+        (400, _error(17, 2446079, True), Kind.THROTTLE),
+        (400, _error(32), Kind.THROTTLE),
+        (400, _error(613, 1487742), Kind.THROTTLE),
+        (400, _error(80004, 2446079), Kind.THROTTLE),
+        (500, _error(1), Kind.RETRY),
+        (503, _error(2, transient=True), Kind.RETRY),
+        (502, b"<html>Bad Gateway</html>", Kind.RETRY),
+        (200, b"Service Unavailable", Kind.RETRY),
+        (400, _error(190, 460), Kind.AUTH),
+        (400, _error(10), Kind.AUTH),
+        (400, _error(200), Kind.AUTH),
+        (400, _error(100, 33), Kind.AUTH),
+        (400, _error(100, 2804003), Kind.INVALID),
+        (400, _error(100, 2804050), Kind.INVALID),
+        (400, _error(100), Kind.INVALID),
+        (429, b"", Kind.THROTTLE),
+    ],
+    ids=lambda value: str(value)[:40] if not isinstance(value, bytes) else None,
+)
+def test_classify(status: int, body: bytes, kind: Kind) -> None:
+    """Each documented code lands in its handling class, whatever the HTTP status says."""
+    assert kind == classify(status, body).kind
+
+
+def test_details_kept() -> None:
+    """Code, subcode and fbtrace_id are kept for the DLQ headers."""
+    verdict = classify(400, _error(100, 2804003))
+
+    assert (100, 2804003, "T", "100/2804003") == (
+        verdict.code,
+        verdict.subcode,
+        verdict.fbtrace_id,
+        verdict.reason_code,
+    )

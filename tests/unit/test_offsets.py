@@ -1,0 +1,78 @@
+"""Offset tracking: commit only below the lowest unsettled record, whatever the settle order."""
+
+from __future__ import annotations
+
+import pytest
+
+from consumer.offsets import OffsetTracker, PartitionOffsets
+
+TP = ("orders", 0)
+
+
+class TestPartitionOffsets:
+    def test_out_of_order_settlement(self) -> None:
+        """The position advances only when every earlier offset is settled."""
+        offsets = PartitionOffsets()
+        for offset in (10, 11, 12, 13):
+            offsets.add(offset)
+
+        offsets.settle(12)
+        offsets.settle(11)
+        assert None is offsets.position
+
+        offsets.settle(10)
+        assert 13 == offsets.position
+
+        offsets.settle(13)
+        assert 14 == offsets.position
+        assert 0 == offsets.unsettled
+
+    def test_gaps_in_offsets(self) -> None:
+        """Compacted or transactional gaps do not block the position."""
+        offsets = PartitionOffsets()
+        offsets.add(5)
+        offsets.add(9)
+
+        offsets.settle(9)
+        offsets.settle(5)
+
+        assert 10 == offsets.position
+
+    def test_out_of_order_add_rejected(self) -> None:
+        """Adding an offset at or below the last one is a bug and raises."""
+        offsets = PartitionOffsets()
+        offsets.add(3)
+
+        with pytest.raises(ValueError, match="out of order"):
+            offsets.add(3)
+
+
+class TestOffsetTracker:
+    def test_to_store_reports_changes_once(self) -> None:
+        """Positions are handed out once per change."""
+        tracker = OffsetTracker()
+        tracker.add(TP, 0)
+        tracker.settle(TP, 0)
+
+        assert {TP: 1} == tracker.to_store()
+        assert {} == tracker.to_store()
+
+    def test_forget_drops_revoked_partition(self) -> None:
+        """A revoked partition's late settlements are ignored."""
+        tracker = OffsetTracker()
+        tracker.add(TP, 0)
+        tracker.forget([TP])
+
+        tracker.settle(TP, 0)
+
+        assert {} == tracker.to_store()
+        assert 0 == tracker.unsettled()
+
+    def test_positions_for_revocation(self) -> None:
+        """Revocation reads current positions, changed or not."""
+        tracker = OffsetTracker()
+        tracker.add(TP, 4)
+        tracker.settle(TP, 4)
+        tracker.to_store()
+
+        assert {TP: 5} == tracker.positions([TP, ("orders", 1)])
