@@ -18,6 +18,7 @@ import structlog
 
 from consumer.batching import Batch
 from consumer.graph_errors import GraphVerdict, Kind
+from consumer.limits import PixelLimit
 from consumer.models import CapiEvent, Failure
 from consumer.retry import Backoff
 from consumer.settings import DeliverySettings
@@ -27,6 +28,8 @@ __all__ = ["Deliverer", "DeliveryReport", "Poster"]
 
 T = TypeVar("T")
 log = structlog.get_logger("consumer.delivery")
+# Batches of a pixel in auth cool-down fail without a request (DESIGN.md §5: stop hammering).
+_COOLDOWN = GraphVerdict(Kind.AUTH, message="pixel in auth cool-down after an auth failure")
 
 
 class Poster(Protocol):
@@ -63,9 +66,9 @@ class Deliverer(Generic[T]):
         self._backoff = Backoff(
             settings.retry_base_s, settings.retry_cap_s, settings.retry_deadline_s
         )
+        self._settings = settings
         self._global = asyncio.Semaphore(settings.max_concurrent_requests)
-        self._per_pixel_limit = settings.max_concurrent_per_pixel
-        self._per_pixel: dict[str, asyncio.Semaphore] = {}
+        self._gates: dict[str, _PixelGate] = {}
         self._clock = clock
         self._rng = rng or random.Random()
         self._sleep = sleep
@@ -88,18 +91,37 @@ class Deliverer(Generic[T]):
         )
         return report
 
+    def pixel_limit(self, pixel_id: str) -> PixelLimit:
+        """The adaptive limit of one pixel (for metrics and tests)."""
+        return self._gate(pixel_id).limit
+
     async def _deliver(self, batch: Batch[T]) -> DeliveryReport[T]:
         started, attempt = self._clock(), 0
+        limit = self._gate(batch.pixel_id).limit
         while True:
+            if limit.in_auth_cooldown(self._clock()):
+                return _fail_all(batch, "auth", _COOLDOWN, attempt)
             verdict = await self._post(batch)
             attempt += 1
             if verdict.kind is Kind.OK and verdict.events_received == len(batch):
+                limit.on_success()
                 return DeliveryReport(sent=list(batch.tokens), requests=attempt)
             if verdict.kind is Kind.INVALID:
                 return await self._bisect(batch, verdict, attempt)
             if verdict.kind is Kind.AUTH:
+                limit.on_auth_failure(self._clock(), self._settings.auth_cooldown_s)
+                log.error(
+                    "pixel.auth_failed",
+                    pixel_id=batch.pixel_id,
+                    code=verdict.reason_code,
+                    cooldown_s=self._settings.auth_cooldown_s,
+                    fbtrace_id=verdict.fbtrace_id,
+                )
                 return _fail_all(batch, "auth", verdict, attempt)
             delay = self._backoff.delay(attempt - 1, self._rng)
+            if verdict.kind is Kind.THROTTLE:
+                limit.on_throttle(self._clock(), delay)
+                self._stats.throttles[verdict.reason_code] += 1
             if not self._backoff.allows(started, self._clock(), delay):
                 return _fail_all(batch, "retries_exhausted", verdict, attempt)
             self._stats.retries += 1
@@ -116,14 +138,65 @@ class Deliverer(Generic[T]):
             report.merge(await self._deliver(half))
         return report
 
+    def _gate(self, pixel_id: str) -> _PixelGate:
+        gate = self._gates.get(pixel_id)
+        if gate is None:
+            limit = PixelLimit(self._settings.max_concurrent_per_pixel)
+            gate = self._gates[pixel_id] = _PixelGate(limit)
+        return gate
+
     async def _post(self, batch: Batch[T]) -> GraphVerdict:
-        pixel_gate = self._per_pixel.setdefault(
-            batch.pixel_id, asyncio.Semaphore(self._per_pixel_limit)
-        )
-        async with self._global, pixel_gate:
-            verdict = await self._poster.post(batch)
+        gate = self._gate(batch.pixel_id)
+        await gate.acquire(self._clock, self._sleep)
+        try:
+            async with self._global:
+                verdict = await self._poster.post(batch)
+        finally:
+            gate.release()
         self._stats.requests[verdict.kind.value] += 1
+        _log_warnings(batch, verdict)
         return verdict
+
+
+class _PixelGate:
+    """Admits at most ``limit.allowed`` requests of one pixel, after any throttle backoff."""
+
+    def __init__(self, limit: PixelLimit) -> None:
+        self.limit = limit
+        self.in_flight = 0
+        self._freed = asyncio.Event()
+
+    async def acquire(
+        self, clock: Callable[[], float], sleep: Callable[[float], Awaitable[None]]
+    ) -> None:
+        while True:
+            wait = self.limit.wait_s(clock())
+            if wait > 0:
+                await sleep(wait)
+            elif self.in_flight < self.limit.allowed:
+                self.in_flight += 1
+                return
+            else:
+                self._freed.clear()
+                await self._freed.wait()
+
+    def release(self) -> None:
+        self.in_flight -= 1
+        self._freed.set()
+
+
+def _log_warnings(batch: Batch[T], verdict: GraphVerdict) -> None:
+    if verdict.messages:
+        messages = [message[:200] for message in verdict.messages[:5]]
+        log.warning("capi.messages", pixel_id=batch.pixel_id, messages=messages)
+    if verdict.kind is Kind.OK and verdict.events_received != len(batch):
+        log.warning(
+            "capi.events_received_mismatch",
+            pixel_id=batch.pixel_id,
+            sent=len(batch),
+            received=verdict.events_received,
+            fbtrace_id=verdict.fbtrace_id,
+        )
 
 
 def _fail_all(

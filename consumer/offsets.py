@@ -17,19 +17,24 @@ __all__ = ["OffsetTracker", "PartitionOffsets"]
 class PartitionOffsets:
     """Unsettled offsets of one partition, in poll order; amortized O(1) per record."""
 
-    __slots__ = ("_done", "_order", "_position")
+    __slots__ = ("_bytes", "_done", "_order", "_position", "_sizes")
 
     def __init__(self) -> None:
         self._order: deque[int] = deque()
         self._done: set[int] = set()
+        self._sizes: dict[int, int] = {}
+        self._bytes = 0
         self._position: int | None = None
 
-    def add(self, offset: int) -> None:
+    def add(self, offset: int, size: int = 0) -> None:
         if self._order and offset <= self._order[-1]:
             raise ValueError(f"offset {offset} added out of order after {self._order[-1]}")
         self._order.append(offset)
+        self._sizes[offset] = size
+        self._bytes += size
 
     def settle(self, offset: int) -> None:
+        self._bytes -= self._sizes.pop(offset, 0)
         self._done.add(offset)
         while self._order and self._order[0] in self._done:
             head = self._order.popleft()
@@ -45,6 +50,10 @@ class PartitionOffsets:
     def unsettled(self) -> int:
         return len(self._order)
 
+    @property
+    def unsettled_bytes(self) -> int:
+        return self._bytes
+
 
 class OffsetTracker:
     """``PartitionOffsets`` for every assigned partition, plus what was last stored."""
@@ -53,8 +62,8 @@ class OffsetTracker:
         self._partitions: dict[TopicPartition, PartitionOffsets] = {}
         self._stored: dict[TopicPartition, int] = {}
 
-    def add(self, tp: TopicPartition, offset: int) -> None:
-        self._partitions.setdefault(tp, PartitionOffsets()).add(offset)
+    def add(self, tp: TopicPartition, offset: int, size: int = 0) -> None:
+        self._partitions.setdefault(tp, PartitionOffsets()).add(offset, size)
 
     def settle(self, tp: TopicPartition, offset: int) -> None:
         partition = self._partitions.get(tp)
@@ -84,6 +93,10 @@ class OffsetTracker:
         for tp in tps:
             self._partitions.pop(tp, None)
             self._stored.pop(tp, None)
+
+    def unsettled_bytes(self) -> int:
+        """Bytes of records polled but not yet settled (the backpressure budget's second half)."""
+        return sum(partition.unsettled_bytes for partition in self._partitions.values())
 
     def unsettled(self, tps: list[TopicPartition] | None = None) -> int:
         chosen = (

@@ -106,7 +106,6 @@ class Pipeline:
         )
         self._tracker = OffsetTracker()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._in_flight_bytes = 0
         self._pause_reasons: set[str] = set()
         self._paused = False
         self._assigned: set[TopicPartition] = set()
@@ -182,8 +181,7 @@ class Pipeline:
         records = [record for record in records if record.tp in self._assigned]
         self.stats.consumed += len(records)
         for record in records:
-            self._tracker.add(record.tp, record.offset)
-            self._in_flight_bytes += record.size
+            self._tracker.add(record.tp, record.offset, record.size)
         await self._ensure_writer_schemas(records)
         events: list[tuple[SourceRecord, CapiEvent]] = []
         letters: list[DeadLetter] = []
@@ -278,7 +276,6 @@ class Pipeline:
 
     def _settle(self, record: SourceRecord, outcome: Outcome) -> None:
         self.stats.outcome(outcome)
-        self._in_flight_bytes -= record.size
         self._tracker.settle(record.tp, record.offset)
 
     async def _until_ok(self, what: str, fn: Callable[..., Awaitable[T]], *args: object) -> T:
@@ -306,7 +303,7 @@ class Pipeline:
 
     async def _apply_pause(self) -> None:
         delivery = self._settings.delivery
-        events, size = self._tracker.unsettled(), self._in_flight_bytes
+        events, size = self._tracker.unsettled(), self._tracker.unsettled_bytes()
         if events >= delivery.max_in_flight_events or size >= delivery.max_in_flight_bytes:
             self._pause_reasons.add("backpressure")
         elif (

@@ -22,6 +22,7 @@ class RunStats:
     duplicates_per_event: Counter[tuple[str, str]] = field(default_factory=Counter)
     requests: Counter[str] = field(default_factory=Counter)  # by verdict reason code
     retries: int = 0
+    throttles: Counter[str] = field(default_factory=Counter)  # by Graph code/subcode
 
     @property
     def settled(self) -> int:
@@ -39,4 +40,5 @@ class RunStats:
             "dead_letter_reasons": dict(self.dead_letter_reasons),
             "filtered_reasons": dict(self.filtered_reasons),
             "retries": self.retries,
+            "throttles": dict(self.throttles),
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import orjson
@@ -161,3 +162,58 @@ class TestDelivery:
             {failure.details["graph_code"] for _, failure in report.failed},
             stats.retries,
         )
+
+
+class TestAdaptive:
+    async def test_slow_responses_time_out_and_retry(self, emulator: EmulatorClient) -> None:
+        """A response slower than the request timeout is retried and then delivered."""
+        emulator.inject("latency", PIXEL_PLAIN, count=1, ms=2500)
+        deliverer, sender, stats = _deliverer(emulator.base_url)
+        try:
+            report = await deliverer.deliver(_batch(PIXEL_PLAIN, 2))
+        finally:
+            await sender.close()
+
+        assert (2, 1) == (len(report.sent), stats.retries)
+
+    async def test_throttle_lowers_pixel_concurrency(self, emulator: EmulatorClient) -> None:
+        """Two throttles take the pixel from 4 to 1 request in flight; the success adds one back."""
+        emulator.inject("throttle", PIXEL_PLAIN, count=2, code=17)
+        deliverer, sender, stats = _deliverer(emulator.base_url)
+        try:
+            report = await deliverer.deliver(_batch(PIXEL_PLAIN, 2))
+        finally:
+            await sender.close()
+
+        assert (2, 2, {"17/2446079": 2}) == (
+            len(report.sent),
+            deliverer.pixel_limit(PIXEL_PLAIN).allowed,
+            dict(stats.throttles),
+        )
+
+    async def test_throttled_pixel_does_not_block_others(self, emulator: EmulatorClient) -> None:
+        """While one pixel is throttled for good, another pixel's batch is delivered."""
+        emulator.inject("throttle", PIXEL_PLAIN, count=-1, code=4)
+        deliverer, sender, _ = _deliverer(emulator.base_url)
+        try:
+            stuck = asyncio.create_task(deliverer.deliver(_batch(PIXEL_PLAIN, 2)))
+            other = await deliverer.deliver(_batch(PIXEL_PROOFED, 2))
+            assert (2, False) == (len(other.sent), stuck.done())
+            stuck_report = await stuck
+        finally:
+            await sender.close()
+
+        assert {"retries_exhausted"} == {failure.reason for _, failure in stuck_report.failed}
+
+    async def test_auth_cooldown_stops_hammering(self, emulator: EmulatorClient) -> None:
+        """After an auth failure, the pixel's next batches are dead-lettered without a request."""
+        deliverer, sender, _ = _deliverer(emulator.base_url, token="wrong")
+        try:
+            first = await deliverer.deliver(_batch(PIXEL_PLAIN, 2))
+            second = await deliverer.deliver(_batch(PIXEL_PLAIN, 2))
+        finally:
+            await sender.close()
+
+        assert (1, 0) == (first.requests, second.requests)
+        assert {"auth"} == {failure.reason for _, failure in first.failed + second.failed}
+        assert 1 == len([r for r in emulator.requests() if r.get("pixel_id") == PIXEL_PLAIN])

@@ -76,3 +76,17 @@ class TestOffsetTracker:
         tracker.to_store()
 
         assert {TP: 5} == tracker.positions([TP, ("orders", 1)])
+
+
+def test_unsettled_bytes_follow_settlement() -> None:
+    """Bytes in flight drop as records settle and vanish with a revoked partition."""
+    tracker = OffsetTracker()
+    tracker.add(TP, 0, 100)
+    tracker.add(TP, 1, 50)
+    tracker.add(("leads", 0), 0, 7)
+
+    tracker.settle(TP, 1)
+    assert 107 == tracker.unsettled_bytes()
+
+    tracker.forget([("leads", 0)])
+    assert 100 == tracker.unsettled_bytes()
