@@ -12,8 +12,10 @@ placed orders (not conversions), one malformed record and one event older than M
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import random
+import struct
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,12 +23,23 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import fastavro
 from confluent_kafka import Producer
-from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-__all__ = ["DEMO_PIXELS", "Expected", "SampleRecord", "build_sample", "produce_sample"]
+from consumer.schemas import parse_schema_text
+
+__all__ = [
+    "DEMO_PIXELS",
+    "Expected",
+    "SampleRecord",
+    "build_sample",
+    "expected_of",
+    "produce_bulk_orders",
+    "produce_sample",
+]
 
 DEMO_PIXELS = ("1000000000000001", "1000000000000002", "1000000000000003")
 TEST_PIXEL = DEMO_PIXELS[1]  # the example config gives this pixel a test_event_code
@@ -248,3 +261,64 @@ def as_json(records: list[SampleRecord]) -> str:
     return "\n".join(
         json.dumps({"topic": r.topic, "key": r.key, "expect": r.expect}) for r in records
     )
+
+
+def produce_bulk_orders(
+    bootstrap: str,
+    registry_url: str,
+    topic: str,
+    count: int,
+    *,
+    seed: int = 1,
+    pixels: tuple[str, ...] = DEMO_PIXELS,
+) -> None:
+    """``count`` distinct paid web orders, fast, for load tests and benchmarks.
+
+    The schema is registered once through the real client; one record per pixel is serialized
+    by fastavro and copied with a different ``order_id`` (the first field, fixed length).
+    """
+    with SchemaRegistryClient({"url": registry_url}) as client:
+        text = (_SCHEMAS / "order_event.avsc").read_text()
+        schema_id = client.register_schema(f"{topic}-value", Schema(text, "AVRO"))
+    parsed = parse_schema_text(text)
+    header = b"\x00" + struct.pack(">I", schema_id)
+    first_id = f"BULK-{seed:04d}-{0:09d}"
+    tails = [_bulk_tail(parsed, seed, pixel, first_id) for pixel in pixels]
+    length = _zigzag_varint(len(first_id))
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.num.messages": 10000}
+    )
+    for index in range(count):
+        order_id = f"BULK-{seed:04d}-{index:09d}".encode()
+        value = header + length + order_id + tails[index % len(tails)]
+        _produce_retrying(producer, topic, order_id, value)
+    if producer.flush(60):
+        raise RuntimeError("bulk orders were not all acknowledged")
+
+
+def _bulk_tail(parsed: dict[str, Any], seed: int, pixel: str, order_id: str) -> bytes:
+    record = _order_value(random.Random(seed), 0, dt.datetime.now(dt.UTC), "PAID", "WEB")
+    record.update(order_id=order_id, pixel_id=pixel, tenant_id=None, is_test=False)
+    out = io.BytesIO()
+    fastavro.schemaless_writer(out, parsed, record)
+    return out.getvalue()[len(_zigzag_varint(len(order_id))) + len(order_id) :]
+
+
+def _zigzag_varint(value: int) -> bytes:
+    encoded, zigzag = bytearray(), (value << 1) ^ (value >> 63)
+    while zigzag > 0x7F:
+        encoded.append((zigzag & 0x7F) | 0x80)
+        zigzag >>= 7
+    encoded.append(zigzag)
+    return bytes(encoded)
+
+
+def _produce_retrying(producer: Producer, topic: str, key: bytes, value: bytes) -> None:
+    while True:
+        try:
+            producer.produce(topic, key=key, value=value)
+        except BufferError:
+            producer.poll(0.05)
+        else:
+            producer.poll(0)
+            return
