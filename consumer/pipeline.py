@@ -160,6 +160,7 @@ class Pipeline:
 
     async def _assign(self, tps: list[TopicPartition]) -> None:
         self._assigned.update(tps)
+        self.last_record_at = self._clock()  # idle time counts from the assignment
         log.info("partitions.assigned", partitions=[f"{t}/{p}" for t, p in tps])
 
     async def _drain(

@@ -75,7 +75,9 @@ def test_stalled_meta_pauses_with_flat_memory(consumer_rig: ConsumerRig, tmp_pat
         if process.poll() is None:
             process.kill()
 
-    print(f"peak RSS while stalled with {WAITING} records waiting: {peak:.0f} MB; recovered {recovered}")
+    print(
+        f"peak RSS while stalled with {WAITING} records waiting: {peak:.0f} MB; recovered {recovered}"
+    )
     assert peak < RSS_CEILING_MB, f"peak RSS {peak:.0f} MB while stalled"
     assert "consumption.paused" in stalled_events
     assert (1, 0) == (
