@@ -112,6 +112,7 @@ class Pipeline:
         self._last_commit = clock()
         self.last_record_at = clock()
         self._fatal: BaseException | None = None
+        self._held: list[SourceRecord] = []
 
     # ----------------------------------------------------------------- the loop
 
@@ -125,6 +126,8 @@ class Pipeline:
             records = await self._bridge.on_consumer_thread(
                 self._source.poll, consumer.poll_batch_size, consumer.poll_timeout_s
             )
+            if self._held:  # polled while waiting out an outage: they come first
+                records, self._held = self._held + records, []
             if records:
                 self.last_record_at = self._clock()
                 await self._ingest(records)
@@ -186,7 +189,7 @@ class Pipeline:
         await self._ensure_writer_schemas(records)
         events: list[tuple[SourceRecord, CapiEvent]] = []
         letters: list[DeadLetter] = []
-        for record in records:
+        for record in self._still_assigned(records):
             result = self._processor.process(record)
             if isinstance(result, CapiEvent):
                 events.append((record, result))
@@ -197,7 +200,11 @@ class Pipeline:
         if events:
             await self._claim_and_batch(events)
         if letters:
-            await self._dead_letter(letters)
+            await self._dead_letter(letters, keepalive=True)
+
+    def _still_assigned(self, records: list[SourceRecord]) -> list[SourceRecord]:
+        """Records whose partition is still ours (a wait may have let a rebalance revoke it)."""
+        return [record for record in records if record.tp in self._assigned]
 
     async def _ensure_writer_schemas(self, records: list[SourceRecord]) -> None:
         ids = set()
@@ -207,8 +214,9 @@ class Pipeline:
             except DecodeError:
                 continue  # processing turns it into a dead letter with the reason
         if ids:
+            fetch = self._schemas.fetch
             await self._until_ok(
-                "registry", self._bridge.blocking, self._schemas.fetch, sorted(ids)
+                "registry", self._bridge.blocking, fetch, sorted(ids), keepalive=True
             )
 
     async def _claim_and_batch(self, events: list[tuple[SourceRecord, CapiEvent]]) -> None:
@@ -219,8 +227,10 @@ class Pipeline:
             )
             for r, e in events
         ]
-        verdicts = await self._until_ok("dedup", self._dedup.claim, claims)
+        verdicts = await self._until_ok("dedup", self._dedup.claim, claims, keepalive=True)
         for (record, event), claim, verdict in zip(events, claims, verdicts, strict=True):
+            if record.tp not in self._assigned:
+                continue  # revoked while we waited; its new owner re-processes it
             if verdict is Verdict.DUPLICATE:
                 self.stats.duplicates_per_event[(event.pixel_id, event.event_name)] += 1
                 self._settle(record, Outcome.DUPLICATE)
@@ -252,9 +262,10 @@ class Pipeline:
 
     # ------------------------------------------------------------ settlement
 
-    async def _dead_letter(self, letters: list[DeadLetter]) -> None:
+    async def _dead_letter(self, letters: list[DeadLetter], *, keepalive: bool = False) -> None:
         """Write to the DLQ (acknowledged) before settling; retries while the DLQ is down."""
-        await self._until_ok("dlq", self._bridge.blocking, self._dlq.write, letters)
+        write = self._dlq.write
+        await self._until_ok("dlq", self._bridge.blocking, write, letters, keepalive=keepalive)
         for letter in letters:
             record, failure = letter.record, letter.failure
             self.stats.dead_letter_reasons[failure.reason] += 1
@@ -279,8 +290,15 @@ class Pipeline:
         self.stats.outcome(outcome)
         self._tracker.settle(record.tp, record.offset)
 
-    async def _until_ok(self, what: str, fn: Callable[..., Awaitable[T]], *args: object) -> T:
-        """Retry an infrastructure call until it works; consumption is paused meanwhile."""
+    async def _until_ok(
+        self, what: str, fn: Callable[..., Awaitable[T]], *args: object, keepalive: bool = False
+    ) -> T:
+        """Retry an infrastructure call until it works; consumption is paused meanwhile.
+
+        ``keepalive`` (main loop only): pause now and keep polling while waiting, so the group
+        membership holds however long the outage lasts. Delivery tasks never touch the
+        consumer (a rebalance callback may be waiting on them); the main loop pauses for them.
+        """
         attempt = 0
         while True:
             try:
@@ -293,12 +311,24 @@ class Pipeline:
                 log.warning(
                     "infrastructure.unavailable", dependency=what, attempt=attempt, error=str(exc)
                 )
-                await asyncio.sleep(_INFRA_BACKOFF.delay(attempt, self._rng))
+                delay = _INFRA_BACKOFF.delay(attempt, self._rng)
+                await (self._keepalive(delay) if keepalive else asyncio.sleep(delay))
                 continue
             if attempt:
                 log.info("infrastructure.recovered", dependency=what, attempts=attempt)
             self._pause_reasons.discard(what)
             return result
+
+    async def _keepalive(self, seconds: float) -> None:
+        """Pause, then poll for ``seconds``: heartbeats and rebalances are served meanwhile."""
+        await self._apply_pause()
+        deadline = self._clock() + seconds
+        while (remaining := deadline - self._clock()) > 0:
+            timeout = min(remaining, self._settings.kafka.poll_timeout_s)
+            size = self._settings.kafka.poll_batch_size
+            self._held.extend(
+                await self._bridge.on_consumer_thread(self._source.poll, size, timeout)
+            )
 
     # ------------------------------------------------- backpressure and commits
 
