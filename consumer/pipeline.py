@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -191,10 +191,12 @@ class Pipeline:
                 letters.append(DeadLetter(record, result))
             else:
                 self._settle_filtered(record, result)
+        if letters:
+            # A task, not an await: while the DLQ is down the loop keeps polling (paused), so
+            # the group membership holds and nothing past these records is committed.
+            self._spawn(self._dead_letter(letters))
         if events:
             await self._claim_and_batch(events)
-        if letters:
-            await self._dead_letter(letters)
 
     async def _ensure_writer_schemas(self, records: list[SourceRecord]) -> None:
         ids = set()
@@ -226,9 +228,12 @@ class Pipeline:
 
     def _flush(self, batches: list[Batch[Ticket]]) -> None:
         for batch in batches:
-            task = asyncio.create_task(self._deliver(batch))
-            self._tasks.add(task)
-            task.add_done_callback(self._task_done)
+            self._spawn(self._deliver(batch))
+
+    def _spawn(self, work: Coroutine[object, object, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
