@@ -160,8 +160,10 @@ class DeadLetterWriter:
             except BufferError:  # local queue full: wait for acks, then try once more
                 self._producer.flush(_FLUSH_TIMEOUT_S)
                 self._producer.produce(topic, **kwargs)
-        except (BufferError, KafkaException) as exc:
-            raise DeadLetterError(f"DLQ produce failed: {type(exc).__name__}") from exc
+        except BufferError as exc:
+            raise DeadLetterError("DLQ produce failed: local queue full") from exc
+        except KafkaException as exc:
+            raise DeadLetterError(f"DLQ produce to {topic} failed: {exc.args[0].str()}") from exc
 
     def close(self) -> None:
         self._producer.flush(_FLUSH_TIMEOUT_S)

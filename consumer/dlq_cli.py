@@ -70,8 +70,9 @@ class _Context:
     now: dt.datetime
 
 
-def run_dlq(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run_dlq(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Run one ``dlq`` command; 0 on success (ConsumerError propagates to ``cli.main``)."""
+    out = out or sys.stdout
     context = _context(args)
     if args.dlq_command == "stats":
         return _stats(context, args, out)
