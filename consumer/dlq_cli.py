@@ -167,6 +167,8 @@ def _payload(inspector: PayloadInspector, entry: DlqEntry, *, reveal: bool) -> A
 
 
 def _replay(context: _Context, args: argparse.Namespace, out: TextIO) -> int:
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError(f"bad --limit {args.limit}: give a positive number of records")
     settings = context.settings
     retry = settings.kafka.retry_topic
     if not args.dry_run and retry not in existing_topics(settings.kafka.to_librdkafka("admin")):
