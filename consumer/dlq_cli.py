@@ -178,25 +178,37 @@ def _replay(context: _Context, args: argparse.Namespace, out: TextIO) -> int:
     writer = None if args.dry_run else RetryWriter(settings.kafka.to_librdkafka("producer"), retry)
     try:
         with _inspector(settings) as inspector:
-            job = ReplayJob(
-                reader,
-                writer,
-                inspector,
-                context.dlq_filter,
-                settings.dlq.max_replays,
-                context.now,
-                ReplaySummary(group, args.dry_run),
-                limit=args.limit,
-                on_item=lambda entry, decision: _report_item(entry, decision, args, out),
-                on_progress=_report_progress,
-            )
-            summary = job.run()
+            summary = _job(context, args, out, reader, writer, inspector, group).run()
     finally:
         reader.close()
         if writer is not None:
             writer.close()
     _report_summary(summary, args, out)
     return 0
+
+
+def _job(
+    context: _Context,
+    args: argparse.Namespace,
+    out: TextIO,
+    reader: DlqReader,
+    writer: RetryWriter | None,
+    inspector: PayloadInspector,
+    group: str,
+) -> ReplayJob:
+    """The replay job for this command line, reporting items to ``out``."""
+    return ReplayJob(
+        reader,
+        writer,
+        inspector,
+        context.dlq_filter,
+        context.settings.dlq.max_replays,
+        context.now,
+        ReplaySummary(group, args.dry_run),
+        limit=args.limit,
+        on_item=lambda entry, decision: _report_item(entry, decision, args, out),
+        on_progress=_report_progress,
+    )
 
 
 def _progress_group(settings: Settings, dlq_filter: DlqFilter) -> str:

@@ -114,7 +114,19 @@ class ReplayJob:
     _unsaved: int = field(default=0, init=False)
 
     def run(self) -> ReplaySummary:
-        """Replay every matching, replayable record up to ``limit``; commit as it goes."""
+        """Replay every matching, replayable record up to ``limit``; commit as it goes.
+
+        On Ctrl-C what was handled so far is acknowledged and committed before it propagates,
+        so the next run starts exactly after it.
+        """
+        try:
+            self._run()
+        except KeyboardInterrupt:
+            self._checkpoint()
+            raise
+        return self.summary
+
+    def _run(self) -> None:
         for record in self.reader.records():
             self.summary.read += 1
             self._handle(DlqEntry.of(record))
@@ -126,7 +138,6 @@ class ReplayJob:
                 self.summary.limit_reached = True
                 break
         self._checkpoint()
-        return self.summary
 
     def _handle(self, entry: DlqEntry) -> None:
         if not self.dlq_filter.matches(entry):

@@ -23,12 +23,13 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from consumer import cli, replay
+from consumer import cli
 from consumer.app import run_consumer
 from consumer.dedup import Claim, DedupStore, MemoryDedupStore, Verdict
 from consumer.devstack.broker import create_topics
 from consumer.devstack.emulator import EmbeddedEmulator, EmulatorClient
 from consumer.dlq import DeadLetterWriter
+from consumer.dlq_view import DlqEntry
 from consumer.pipeline import Pipeline
 from consumer.settings import Settings, load_settings
 from consumer.stats import RunStats
@@ -260,20 +261,22 @@ class TestAuthReplay:
     def _interrupted_then_resumed_replay(
         scenario: Scenario, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        """Ctrl-C after the first acknowledged record; the same command then does the rest."""
-        monkeypatch.setattr(replay, "CHUNK", 1)
+        """Ctrl-C while the second auth record is handled; the same command then does the rest."""
+        seen: list[str] = []
 
-        def interrupt(summary: replay.ReplaySummary) -> None:
-            if summary.replayed:
+        def interrupt_on_second(entry: DlqEntry, *_args: object) -> None:
+            seen.append(entry.position())
+            if len(seen) == 2:
                 raise KeyboardInterrupt
 
-        monkeypatch.setattr("consumer.dlq_cli._report_progress", interrupt)
+        monkeypatch.setattr("consumer.dlq_cli._report_item", interrupt_on_second)
         args = ["dlq", "replay", "--config", str(scenario.config), "--reason", "auth", "--json"]
 
         assert 130 == cli.main(args)
-        assert 1 == len(scenario.read(scenario.retry))
+        assert 1 == len(scenario.read(scenario.retry))  # the first was acknowledged and committed
 
-        monkeypatch.setattr("consumer.dlq_cli._report_progress", lambda _summary: None)
+        monkeypatch.undo()
+        monkeypatch.setenv(TOKEN_ENV, GOOD_TOKEN)
         assert 0 == cli.main(args)
         summary = last_json(capsys)
         assert (2, 2, {}) == (summary["replayed"], summary["matched"], summary["skipped"])
