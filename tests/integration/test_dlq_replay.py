@@ -237,6 +237,8 @@ class TestAuthReplay:
             stats["by_pixel"],
         )
 
+        self._show_masks_pii(scenario, capsys)
+
         monkeypatch.setenv(TOKEN_ENV, GOOD_TOKEN)
         self._interrupted_then_resumed_replay(scenario, monkeypatch, capsys)
         assert 3 == len(scenario.read(scenario.retry))  # no record replayed twice
@@ -256,6 +258,25 @@ class TestAuthReplay:
 
         assert {"duplicate": 3} == dict(third.outcomes)  # ... and dedup drops every one
         assert 3 == len(delivered_ids(emulator_client))
+
+    @staticmethod
+    def _show_masks_pii(scenario: Scenario, capsys: pytest.CaptureFixture[str]) -> None:
+        """``dlq show`` decodes payloads with their schema, masking PII unless ``--reveal``."""
+        show = ["dlq", "show", "--config", str(scenario.config), "--json", "--limit", "1"]
+        assert 0 == cli.main([*show, "--reason", "auth"])
+        masked = last_json(capsys)
+        assert 0 == cli.main([*show, "--reason", "auth", "--reveal"])
+        revealed = last_json(capsys)
+        assert 0 == cli.main([*show, "--reason", "decode"])
+        undecodable = last_json(capsys)
+
+        assert ("***", "John_Smith@gmail.com", "auth", PIXEL_PLAIN) == (
+            masked["payload"]["customer"]["email"],
+            revealed["payload"]["customer"]["email"],
+            masked["capi.dlq.reason"],
+            masked["capi.dlq.pixel_id"],
+        )
+        assert {"undecodable": "decode.unknown_magic", "bytes": 9} == undecodable["payload"]
 
     @staticmethod
     def _interrupted_then_resumed_replay(
