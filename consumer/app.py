@@ -19,8 +19,9 @@ from consumer.sender import CapiSender
 from consumer.settings import Settings
 from consumer.source import KafkaSource, consumer_config
 from consumer.stats import RunStats
+from consumer.topics import ensure_topics
 
-__all__ = ["build_dedup", "run_consumer"]
+__all__ = ["build_dedup", "create_dlq_topics", "run_consumer"]
 
 log = structlog.get_logger("consumer.app")
 
@@ -31,22 +32,36 @@ def build_dedup(settings: Settings, clock: Callable[[], float] = time.time) -> D
     return MemoryDedupStore(dedup.window_s, dedup.pending_ttl_s, clock)
 
 
+def create_dlq_topics(settings: Settings) -> None:
+    """Create the missing DLQ topics (one per source topic) and the retry topic."""
+    kafka = settings.kafka
+    wanted = [kafka.dlq_topic_for(topic) for topic in kafka.topics] + [kafka.retry_topic]
+    created = ensure_topics(kafka.to_librdkafka("admin"), wanted, settings.dlq.topic_partitions)
+    if created:
+        log.info("topics.created", topics=created)
+
+
 async def run_consumer(
     settings: Settings,
     *,
     stop: asyncio.Event | None = None,
     stop_when: Callable[[Pipeline], bool] | None = None,
     dedup: DedupStore | None = None,
+    dlq_writer: DeadLetterWriter | None = None,
     wall_clock: Callable[[], float] = time.time,
 ) -> RunStats:
     """Run one consumer until ``stop`` is set or ``stop_when`` is true; return its counters."""
+    if settings.dlq.create_topics:
+        await asyncio.to_thread(create_dlq_topics, settings)
     bridge = Bridge(asyncio.get_running_loop())
     stats = RunStats()
     schemas = RegistrySchemaSource(settings.schema_registry)
     readers = load_reader_schemas(settings.schema_registry.schemas_dir)
     store = dedup or build_dedup(settings, wall_clock)
     sender = CapiSender(settings.meta, settings.pixels)
-    dlq = DeadLetterWriter(settings.kafka.to_librdkafka("producer"), settings.kafka.dlq_topic_for)
+    dlq = dlq_writer or DeadLetterWriter(
+        settings.kafka.to_librdkafka("producer"), settings.kafka.dlq_topic_for
+    )
     topics = [*settings.kafka.topics, settings.kafka.retry_topic]
     conf = consumer_config(settings.kafka.to_librdkafka("consumer"), settings.kafka.group_id)
     source = KafkaSource(

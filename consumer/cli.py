@@ -1,4 +1,4 @@
-"""The ``capi-consumer`` command line: run | check-config | demo | emulator.
+"""The ``capi-consumer`` command line: run | check-config | dlq | demo | emulator.
 
 Fatal problems print one line naming the problem and exit non-zero; no tracebacks for user errors.
 """
@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--orders", type=int, default=200)
     demo.add_argument("--leads", type=int, default=60)
     demo.add_argument("--seed", type=int, default=7)
+    _add_dlq(commands)
     emulator = commands.add_parser(
         "emulator", help="serve the CAPI emulator (a test double of Meta)"
     )
@@ -44,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
         "rest", nargs=argparse.REMAINDER, help="--port N [--pixels-file FILE] [--light]"
     )
     return parser
+
+
+def _add_dlq(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from consumer.dlq_cli import add_dlq_commands
+
+    add_dlq_commands(commands)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -62,6 +69,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _check_config(args.config)
     if args.command == "run":
         return _run(args.config)
+    if args.command == "dlq":
+        from consumer.dlq_cli import run_dlq
+
+        return run_dlq(args)
     if args.command == "demo":
         from consumer.devstack.demo import run_demo
 

@@ -19,7 +19,15 @@ from consumer import __version__
 from consumer.errors import DeadLetterError
 from consumer.models import Failure, SourceRecord
 
-__all__ = ["HEADER_PREFIX", "DeadLetter", "DeadLetterWriter", "dlq_headers", "replay_count"]
+__all__ = [
+    "HEADER_PREFIX",
+    "DeadLetter",
+    "DeadLetterWriter",
+    "Origin",
+    "dlq_headers",
+    "origin_of",
+    "replay_count",
+]
 
 HEADER_PREFIX = "capi.dlq."
 _FLUSH_TIMEOUT_S = 30.0  # beyond this the broker is treated as unavailable for the DLQ
@@ -31,25 +39,58 @@ class DeadLetter:
     failure: Failure
 
 
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a record was first published. A replayed record (on the retry topic) keeps its
+    original topic/partition/offset/timestamp in ``capi.dlq.source_*`` headers."""
+
+    topic: str
+    partition: int | None
+    offset: int | None
+    timestamp_ms: int | None
+    via: str | None = None  # "retry-topic/partition/offset" when the record came from a replay
+
+
 def replay_count(record: SourceRecord) -> int:
-    raw = record.header(HEADER_PREFIX + "replay_count")
+    """How many times this record has been replayed from the DLQ (0 for a live record)."""
+    return _int_header(record, "replay_count") or 0
+
+
+def origin_of(record: SourceRecord) -> Origin:
+    """The record's original source: its own position, or the one its replay headers name."""
+    topic = record.header(HEADER_PREFIX + "source_topic")
+    if not topic:
+        return Origin(record.topic, record.partition, record.offset, record.timestamp_ms)
+    return Origin(
+        topic.decode(errors="replace"),
+        _int_header(record, "source_partition"),
+        _int_header(record, "source_offset"),
+        _int_header(record, "source_timestamp"),
+        via=f"{record.topic}/{record.partition}/{record.offset}",
+    )
+
+
+def _int_header(record: SourceRecord, name: str) -> int | None:
+    raw = record.header(HEADER_PREFIX + name)
     try:
-        return int(raw) if raw is not None else 0
+        return int(raw) if raw is not None else None
     except ValueError:
-        return 0
+        return None
 
 
 def dlq_headers(letter: DeadLetter, now: dt.datetime) -> list[tuple[str, bytes]]:
     """The source headers (minus our own from an earlier trip) plus this failure's headers."""
     record, failure = letter.record, letter.failure
+    origin = origin_of(record)
     added: dict[str, Any] = {
         "reason": failure.reason,
         "stage": failure.stage,
         "error": failure.message[:500],
-        "source_topic": record.topic,
-        "source_partition": record.partition,
-        "source_offset": record.offset,
-        "source_timestamp": record.timestamp_ms,
+        "source_topic": origin.topic,
+        "source_partition": origin.partition,
+        "source_offset": origin.offset,
+        "source_timestamp": origin.timestamp_ms,
+        "via": origin.via,
         "failed_at": now.isoformat(timespec="milliseconds"),
         "replay_count": replay_count(record),
         "consumer_version": __version__,
@@ -75,8 +116,8 @@ class DeadLetterWriter:
         topic_for: Callable[[str], str],
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
-        producer_conf = {**conf, "enable.idempotence": True, "acks": "all", "linger.ms": 5}
-        self._producer = Producer(producer_conf)
+        self._conf = {**conf, "enable.idempotence": True, "acks": "all", "linger.ms": 5}
+        self._producer = Producer(self._conf)
         self._topic_for = topic_for
         self._clock = clock
 
@@ -92,6 +133,10 @@ class DeadLetterWriter:
         for letter in letters:
             self._produce(letter, now, delivered)
         remaining = self._producer.flush(_FLUSH_TIMEOUT_S)
+        if any(error.fatal() for error in errors):
+            # A fatal error (e.g. an idempotence sequence gap) makes the producer unusable:
+            # start a fresh one so a later retry can succeed.
+            self._producer = Producer(self._conf)
         if remaining or errors:
             detail = errors[0].str() if errors else f"{remaining} records not acknowledged"
             raise DeadLetterError(f"DLQ write failed: {detail}")
@@ -108,15 +153,17 @@ class DeadLetterWriter:
             "headers": dlq_headers(letter, now),
             "on_delivery": callback,
         }
-        topic = self._topic_for(letter.record.topic)
+        topic = self._topic_for(origin_of(letter.record).topic)
         try:
             try:
                 self._producer.produce(topic, **kwargs)
             except BufferError:  # local queue full: wait for acks, then try once more
                 self._producer.flush(_FLUSH_TIMEOUT_S)
                 self._producer.produce(topic, **kwargs)
-        except (BufferError, KafkaException) as exc:
-            raise DeadLetterError(f"DLQ produce failed: {type(exc).__name__}") from exc
+        except BufferError as exc:
+            raise DeadLetterError("DLQ produce failed: local queue full") from exc
+        except KafkaException as exc:
+            raise DeadLetterError(f"DLQ produce to {topic} failed: {exc.args[0].str()}") from exc
 
     def close(self) -> None:
         self._producer.flush(_FLUSH_TIMEOUT_S)

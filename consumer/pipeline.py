@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -197,10 +197,12 @@ class Pipeline:
                 letters.append(DeadLetter(record, result))
             else:
                 self._settle_filtered(record, result)
+        if letters:
+            # A task, not an await: while the DLQ is down the loop keeps polling (paused), so
+            # the group membership holds and nothing past these records is committed.
+            self._spawn(self._dead_letter(letters))
         if events:
             await self._claim_and_batch(events)
-        if letters:
-            await self._dead_letter(letters, keepalive=True)
 
     def _still_assigned(self, records: list[SourceRecord]) -> list[SourceRecord]:
         """Records whose partition is still ours (a wait may have let a rebalance revoke it)."""
@@ -239,9 +241,12 @@ class Pipeline:
 
     def _flush(self, batches: list[Batch[Ticket]]) -> None:
         for batch in batches:
-            task = asyncio.create_task(self._deliver(batch))
-            self._tasks.add(task)
-            task.add_done_callback(self._task_done)
+            self._spawn(self._deliver(batch))
+
+    def _spawn(self, work: Coroutine[object, object, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -262,10 +267,9 @@ class Pipeline:
 
     # ------------------------------------------------------------ settlement
 
-    async def _dead_letter(self, letters: list[DeadLetter], *, keepalive: bool = False) -> None:
+    async def _dead_letter(self, letters: list[DeadLetter]) -> None:
         """Write to the DLQ (acknowledged) before settling; retries while the DLQ is down."""
-        write = self._dlq.write
-        await self._until_ok("dlq", self._bridge.blocking, write, letters, keepalive=keepalive)
+        await self._until_ok("dlq", self._bridge.blocking, self._dlq.write, letters)
         for letter in letters:
             record, failure = letter.record, letter.failure
             self.stats.dead_letter_reasons[failure.reason] += 1

@@ -47,6 +47,7 @@ class Processor:
         return topic_settings.event_type
 
     def process(self, record: SourceRecord) -> Result:
+        mapped: CapiEvent | Filtered | None = None
         try:
             kind = self.event_type(record)
             decoded = decode_confluent(record.value, self.writer_lookup, self.readers[kind])
@@ -54,5 +55,16 @@ class Processor:
             if isinstance(mapped, CapiEvent):
                 validate_event(mapped, self.clock(), self.settings.mapping.future_skew_s)
         except RecordError as exc:
-            return Failure(exc.reason, exc.stage, exc.message)
+            return Failure(exc.reason, exc.stage, exc.message, _event_details(mapped))
         return mapped
+
+
+def _event_details(mapped: CapiEvent | Filtered | None) -> dict[str, str]:
+    """Ids for the DLQ headers when the record got as far as a mapped event (no PII)."""
+    if not isinstance(mapped, CapiEvent):
+        return {}
+    return {
+        "pixel_id": mapped.pixel_id,
+        "event_name": mapped.event_name,
+        "event_id": mapped.event_id,
+    }

@@ -23,6 +23,7 @@ __all__ = [
     "BatchSettings",
     "DedupSettings",
     "DeliverySettings",
+    "DlqSettings",
     "EventType",
     "Framing",
     "KafkaSettings",
@@ -248,6 +249,15 @@ class DedupSettings(_Frozen):
     redis_url: str | None = None
 
 
+class DlqSettings(_Frozen):
+    """Dead-letter topics and the ``dlq replay`` command (topic names: ``kafka.topics.*.dlq_topic``)."""
+
+    max_replays: int = Field(3, ge=1)  # loop guard: records replayed this often are skipped
+    create_topics: bool = True  # create missing DLQ and retry topics when the consumer starts
+    topic_partitions: int = Field(1, ge=1)  # for topics created on start
+    replay_group_id: str = "capi-consumer-dlq-replay"  # replay progress is committed here
+
+
 class ObservabilitySettings(_Frozen):
     host: str = "127.0.0.1"
     port: int = Field(9400, ge=0, le=65535)
@@ -271,6 +281,7 @@ class Settings(BaseSettings):
     batch: BatchSettings = Field(default_factory=BatchSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     dedup: DedupSettings = Field(default_factory=DedupSettings)
+    dlq: DlqSettings = Field(default_factory=DlqSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
 
     @classmethod

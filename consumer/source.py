@@ -16,7 +16,7 @@ from consumer.errors import InfrastructureError
 from consumer.models import SourceRecord
 from consumer.models import TopicPartition as TP
 
-__all__ = ["KafkaSource", "RevokeHook", "consumer_config"]
+__all__ = ["KafkaSource", "RevokeHook", "consumer_config", "record_of"]
 
 # On revocation: the pipeline drains the partitions and returns the positions to store.
 RevokeHook = Callable[[list[TP]], Mapping[TP, int]]
@@ -141,3 +141,8 @@ def _headers(message: Message) -> tuple[tuple[str, bytes | None], ...]:
     raw = message.headers() or []
     pairs = raw.items() if isinstance(raw, dict) else raw
     return tuple((key, value.encode() if isinstance(value, str) else value) for key, value in pairs)
+
+
+def record_of(message: Message) -> SourceRecord:
+    """A polled message as a SourceRecord, bytes untouched (public for the DLQ reader)."""
+    return _record(message)

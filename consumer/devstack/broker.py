@@ -16,14 +16,12 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import (
-    NewTopic,
-)  # where admin gets it; admin does not re-export it for mypy
 
 from consumer.devstack.procs import ManagedProcess, free_port, port_open
-from consumer.errors import DevStackError
+from consumer.errors import DevStackError, InfrastructureError
+from consumer.topics import create_topics as create_topics_on
 
 __all__ = ["EmbeddedBroker", "client_overrides", "create_topics", "find_tansu"]
 
@@ -95,17 +93,12 @@ def create_topics(
     wanted = dict(topics) if isinstance(topics, Mapping) else dict.fromkeys(topics, partitions)
     if not wanted:
         return
-    new = [NewTopic(name, num_partitions=n, replication_factor=1) for name, n in wanted.items()]
-    admin = _admin(bootstrap)  # must outlive the futures: a collected client cancels them
-    futures = admin.create_topics(new, operation_timeout=timeout, request_timeout=timeout)
-    for name, future in futures.items():
-        try:
-            future.result(timeout=timeout)
-        except KafkaException as exc:
-            error = exc.args[0]
-            if isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
-                continue
-            raise DevStackError(f"cannot create topic {name!r} on {bootstrap}: {error}") from exc
+    try:
+        create_topics_on(
+            {"bootstrap.servers": bootstrap, "socket.timeout.ms": 2000}, wanted, timeout
+        )
+    except InfrastructureError as exc:
+        raise DevStackError(f"on {bootstrap}: {exc}") from exc
 
 
 class EmbeddedBroker:

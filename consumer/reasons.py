@@ -1,0 +1,176 @@
+"""The closed set of dead-letter reasons: what each one means and what an operator should do.
+
+One table, read by the README runbook, ``dlq stats`` and ``dlq show``. A reason is a stable,
+machine-readable code carried in the ``capi.dlq.reason`` header. Reasons come in families
+(``decode.*``, ``mapping.*``, ``invalid.*``) plus the send-stage reasons; a code that is not
+listed falls back to its family's entry, so a new ``invalid.*`` rule is still explained.
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["FAMILIES", "REASONS", "ReasonInfo", "action_for", "describe", "runbook_rows"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonInfo:
+    """What a reason means, what to do, and whether replaying without a fix can ever help."""
+
+    meaning: str
+    action: str
+    replay_helps: bool  # True when fixing config/tokens (not the producer) makes a replay succeed
+
+
+_FIX_PRODUCER = (
+    "Fix the producer (the DLQ keeps its original bytes); replaying unchanged bytes fails again."
+)
+_FIX_CONFIG = "Fix the consumer config (pixels, tenants, mapping), roll it out, then `capi-consumer dlq replay --reason {reason}`."
+
+FAMILIES: dict[str, ReasonInfo] = {
+    "decode": ReasonInfo(
+        "The value bytes could not be decoded into one of our Avro schemas.", _FIX_PRODUCER, False
+    ),
+    "mapping": ReasonInfo("A decoded record cannot be mapped to a CAPI event.", _FIX_CONFIG, True),
+    "invalid": ReasonInfo(
+        "The mapped event breaks one of Meta's documented rules; sending it would make Meta reject the whole batch.",
+        "Fix the producer's data; replaying the same bytes fails the same way.",
+        False,
+    ),
+}
+
+REASONS: dict[str, ReasonInfo] = {
+    # decode stage
+    "decode.empty": ReasonInfo(
+        "The record value is empty (a tombstone or a producer bug).",
+        "Check the producer; nothing to replay.",
+        False,
+    ),
+    "decode.unknown_magic": ReasonInfo(
+        "The value is not in the Confluent wire format (first byte is not 0).", _FIX_PRODUCER, False
+    ),
+    "decode.truncated": ReasonInfo(
+        "The value ends before the header or the record does.", _FIX_PRODUCER, False
+    ),
+    "decode.unknown_schema_id": ReasonInfo(
+        "The schema id in the value is not in the Schema Registry.",
+        "Check the registry URL and that the producer registers its schema; replay once the id resolves.",
+        True,
+    ),
+    "decode.bad_writer_schema": ReasonInfo(
+        "The producer's registered schema cannot be parsed.", _FIX_PRODUCER, False
+    ),
+    "decode.incompatible_schema": ReasonInfo(
+        "The producer's schema cannot be resolved against our reader schema.",
+        "Agree the schema change with the producer (or evolve schemas/), deploy, then replay.",
+        True,
+    ),
+    "decode.corrupt": ReasonInfo(
+        "The payload is not valid Avro for its schema.", _FIX_PRODUCER, False
+    ),
+    "decode.oversize": ReasonInfo(
+        "The record is larger than the configured maximum.",
+        "Find out why the producer sends such records; raise the limit only if they are legitimate, then replay.",
+        True,
+    ),
+    # map stage
+    "mapping.unknown_source_topic": ReasonInfo(
+        "No event type is configured for the record's (original) topic.", _FIX_CONFIG, True
+    ),
+    "mapping.missing_field": ReasonInfo(
+        "A field the mapping needs is missing.", "Fix the producer.", False
+    ),
+    "mapping.no_pixel": ReasonInfo(
+        "The record has neither pixel_id nor a tenant_id mapped to a pixel.",
+        "Fix the producer, or add the tenant to config and replay.",
+        True,
+    ),
+    "mapping.unknown_tenant": ReasonInfo(
+        "The record's tenant_id is not mapped to a pixel.", _FIX_CONFIG, True
+    ),
+    "mapping.unconfigured_pixel": ReasonInfo(
+        "The record's pixel has no entry (token) in config.", _FIX_CONFIG, True
+    ),
+    "mapping.no_test_event_code": ReasonInfo(
+        "A test record names a pixel that has no test_event_code.", _FIX_CONFIG, True
+    ),
+    "mapping.event_id_template": ReasonInfo(
+        "The event_id template references a field the record lacks.", _FIX_CONFIG, True
+    ),
+    "mapping.invalid_lead_id": ReasonInfo(
+        "meta_lead_id is not numeric.", "Fix the producer.", False
+    ),
+    # validate stage
+    "invalid.event_name": ReasonInfo(
+        "event_name is empty or longer than 50 characters.",
+        "Fix the mapping config or the producer.",
+        True,
+    ),
+    "invalid.event_too_old": ReasonInfo(
+        "event_time is older than Meta's 7 days (62 for physical_store).",
+        "Nothing: Meta will never accept it. Find out why it arrived late (lag, backfill).",
+        False,
+    ),
+    "invalid.event_in_future": ReasonInfo(
+        "event_time is ahead of now by more than the allowed skew.",
+        "Check the producer's clock; replay after its event_time has passed.",
+        True,
+    ),
+    "invalid.missing_event_source_url": ReasonInfo(
+        "A website event has no event_source_url.", "Fix the producer (page_url).", False
+    ),
+    "invalid.missing_user_agent": ReasonInfo(
+        "A website event has no client_user_agent.", "Fix the producer (browser.user_agent).", False
+    ),
+    "invalid.no_user_data": ReasonInfo(
+        "No usable customer identifier survived normalization.",
+        "Fix the producer; Meta cannot match the event.",
+        False,
+    ),
+    "invalid.purchase_without_value": ReasonInfo(
+        "A Purchase without a numeric value.", "Fix the producer.", False
+    ),
+    "invalid.purchase_without_currency": ReasonInfo(
+        "A Purchase without an ISO 4217 currency.", "Fix the producer.", False
+    ),
+    # send stage
+    "rejected": ReasonInfo(
+        "Meta rejected this event (Graph code 100 / 2804xxx); bisecting the batch isolated it.",
+        "Read capi.dlq.error and graph_subcode; fix the producer or mapping, then replay.",
+        True,
+    ),
+    "auth": ReasonInfo(
+        "Meta refused the pixel's token or permission (190, 102, 10, 200-299).",
+        "Fix the pixel's access token (secret) and restart, then `capi-consumer dlq replay --reason auth --pixel ID`.",
+        True,
+    ),
+    "retries_exhausted": ReasonInfo(
+        "Transient errors (5xx, throttling, timeouts) lasted past the retry deadline.",
+        "Check Meta's status and our network; once healthy, `capi-consumer dlq replay --reason retries_exhausted`.",
+        True,
+    ),
+}
+
+
+def describe(reason: str) -> ReasonInfo:
+    """The entry for ``reason``, else its family's, else a generic 'unknown reason' entry."""
+    info = REASONS.get(reason) or FAMILIES.get(reason.split(".", 1)[0])
+    if info is not None:
+        return info
+    return ReasonInfo(
+        "Not a reason this consumer version knows (written by another version?).",
+        "Check capi.dlq.consumer_version and capi.dlq.error.",
+        False,
+    )
+
+
+def runbook_rows() -> list[tuple[str, str, str]]:
+    """(reason, meaning, action) rows in table order, for the README and ``dlq stats --reasons``."""
+    named = [(f"{family}.*", info) for family, info in FAMILIES.items()] + list(REASONS.items())
+    return [(reason, info.meaning, action_for(reason, info)) for reason, info in named]
+
+
+def action_for(reason: str, info: ReasonInfo) -> str:
+    """The operator action with the reason filled into its example command."""
+    return info.action.replace("{reason}", reason)

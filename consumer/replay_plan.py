@@ -1,0 +1,54 @@
+"""Pure replay decisions: replay a dead letter or skip it, and why; the headers it is replayed with.
+
+Order of checks (DESIGN.md §6):
+
+1. Loop guard: a record already replayed ``max_replays`` times is skipped (``loop_guard``).
+2. Meta's age limit: an event older than 7 days (62 for ``physical_store``) can never be accepted,
+   so it is skipped as unreplayable (``too_old``).
+3. Everything else is replayed. A value that cannot be decoded and mapped has no event time to
+   check; it is replayed anyway (``unchecked``): the consumer dead-letters it again with the same
+   reason if nothing was fixed, and the loop guard bounds how often that can happen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from consumer.dlq import HEADER_PREFIX
+from consumer.dlq_payload import EventClock
+from consumer.dlq_view import DlqEntry
+
+__all__ = ["Decision", "decide", "replay_headers"]
+
+_REPLAY_COUNT = HEADER_PREFIX + "replay_count"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """``replay`` or not, with a short machine-readable ``why``."""
+
+    replay: bool
+    why: str  # replay | unchecked | loop_guard | too_old
+
+
+def decide(
+    entry: DlqEntry, clock: EventClock | None, now: dt.datetime, max_replays: int
+) -> Decision:
+    """What ``dlq replay`` does with one matching entry (see the module docstring)."""
+    if entry.replay_count >= max_replays:
+        return Decision(False, "loop_guard")
+    if clock is None:
+        return Decision(True, "unchecked")
+    if clock.too_old(now):
+        return Decision(False, "too_old")
+    return Decision(True, "replay")
+
+
+def replay_headers(entry: DlqEntry) -> list[tuple[str, bytes]]:
+    """The DLQ record's headers (the producer's and ours) with the replay count incremented.
+
+    ``capi.dlq.source_topic`` stays, so the consumer picks the original topic's schema.
+    """
+    kept = [(key, value or b"") for key, value in entry.record.headers if key != _REPLAY_COUNT]
+    return [*kept, (_REPLAY_COUNT, str(entry.replay_count + 1).encode())]

@@ -1,0 +1,425 @@
+"""The DLQ and replay end to end: real broker, registry double, CAPI emulator, the real consumer.
+
+A pixel with a wrong token dead-letters its events (reason ``auth``); after the token is fixed,
+``dlq replay --reason auth`` delivers exactly those events once, an interrupted replay resumes,
+and replaying again delivers nothing new. The DLQ being unwritable pauses the consumer without
+committing past the failing record, and it recovers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+
+from consumer import cli
+from consumer.app import run_consumer
+from consumer.dedup import Claim, DedupStore, MemoryDedupStore, Verdict
+from consumer.devstack.broker import create_topics
+from consumer.devstack.emulator import EmbeddedEmulator, EmulatorClient
+from consumer.dlq import DeadLetterWriter
+from consumer.dlq_view import DlqEntry
+from consumer.pipeline import Pipeline
+from consumer.settings import Settings, load_settings
+from consumer.stats import RunStats
+from tests.fixtures.emulator import EMULATOR_PIXELS, PIXEL_PLAIN
+from tests.fixtures.factories import make_order
+
+pytestmark = pytest.mark.integration
+
+UniqueName = Callable[..., str]
+SCHEMA = (Path(__file__).resolve().parents[2] / "schemas" / "order_event.avsc").read_text()
+GOOD_TOKEN = str(EMULATOR_PIXELS[PIXEL_PLAIN]["access_token"])
+TOKEN_ENV = f"CAPI_PIXELS__{PIXEL_PLAIN}__ACCESS_TOKEN"
+
+
+class KeptDedup:
+    """The dedup window shared by consecutive consumer runs: ``close`` keeps its entries
+    (the memory backend forgets everything on close; the persisted backends would not)."""
+
+    def __init__(self, store: DedupStore) -> None:
+        self._store = store
+
+    async def claim(self, claims: Sequence[Claim]) -> list[Verdict]:
+        return await self._store.claim(claims)
+
+    async def confirm(self, claims: Sequence[Claim]) -> None:
+        await self._store.confirm(claims)
+
+    async def release(self, claims: Sequence[Claim]) -> None:
+        await self._store.release(claims)
+
+    async def close(self) -> None:
+        """Keep the window for the next run."""
+
+
+class Scenario:
+    """One isolated setup: its own topics, groups and config file, sharing the session broker."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        registry: str,
+        emulator: EmbeddedEmulator,
+        name: UniqueName,
+        overrides: dict[str, str],
+        tmp_path: Path,
+    ) -> None:
+        self.bootstrap, self.registry = bootstrap, registry
+        self.topic, self.retry = name("orders"), name("retry")
+        self.dlq_topic = f"{self.topic}.dlq"
+        self.group = name("group")
+        self.config = tmp_path / "config.yaml"
+        self.raw: dict[str, Any] = {
+            "kafka": {
+                "bootstrap_servers": bootstrap,
+                "group_id": self.group,
+                "topics": {self.topic: {"event_type": "order"}},
+                "retry_topic": self.retry,
+                "commit_interval_s": 0.2,
+                "consumer": {key.replace(".", "_"): value for key, value in overrides.items()},
+            },
+            "schema_registry": {"url": registry},
+            "meta": {"base_url": emulator.url},
+            "pixels": {PIXEL_PLAIN: {}},
+            "batch": {"linger_s": 0.05},
+            "delivery": {"auth_cooldown_s": 0},
+            "dlq": {"replay_group_id": name("replay")},
+        }
+        self.write_config()
+        self.dedup = KeptDedup(MemoryDedupStore(3600, 900, time.time))
+
+    def write_config(self, **dlq: Any) -> None:
+        self.raw["dlq"].update(dlq)
+        self.config.write_text(yaml.safe_dump(self.raw))
+
+    def settings(self) -> Settings:
+        return load_settings(self.config)
+
+    def produce(self, values: list[bytes | dict[str, Any]]) -> None:
+        client = SchemaRegistryClient({"url": self.registry})
+        serialize = AvroSerializer(client, SCHEMA)
+        producer = Producer({"bootstrap.servers": self.bootstrap, "enable.idempotence": True})
+        for index, value in enumerate(values):
+            if not isinstance(value, bytes):
+                value = serialize(value, SerializationContext(self.topic, MessageField.VALUE))
+            producer.produce(self.topic, key=f"k{index}".encode(), value=value, partition=0)
+        assert 0 == producer.flush(10)
+        client.__exit__()
+
+    def consume(self, settled: int, dlq_writer: DeadLetterWriter | None = None) -> RunStats:
+        """Run the consumer until ``settled`` records got their outcome."""
+        return asyncio.run(
+            asyncio.wait_for(
+                run_consumer(
+                    self.settings(),
+                    stop_when=lambda p: p.stats.settled >= settled,
+                    dedup=self.dedup,
+                    dlq_writer=dlq_writer,
+                ),
+                60,
+            )
+        )
+
+    def read(self, topic: str) -> list[Any]:
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": f"reader-{time.monotonic_ns()}",
+                "auto.offset.reset": "earliest",
+                "enable.partition.eof": True,
+            }
+        )
+        consumer.assign([TopicPartition(topic, 0, 0)])
+        messages = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            message = consumer.poll(0.2)
+            if message is None:
+                continue
+            if message.error() is not None:
+                break  # end of partition
+            messages.append(message)
+        consumer.close()
+        return messages
+
+    def committed(self) -> int:
+        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": self.group})
+        try:
+            [position] = consumer.committed([TopicPartition(self.topic, 0)], timeout=10)
+            return int(position.offset)
+        finally:
+            consumer.close()
+
+
+@pytest.fixture
+def scenario(
+    kafka_bootstrap: str,
+    registry_url: str,
+    capi_emulator: EmbeddedEmulator,
+    emulator_client: EmulatorClient,
+    unique_name: UniqueName,
+    kafka_consumer_overrides: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Scenario]:
+    """A fresh scenario with the pixel's correct token in the environment."""
+    monkeypatch.setenv(TOKEN_ENV, GOOD_TOKEN)
+    made = Scenario(
+        kafka_bootstrap,
+        registry_url,
+        capi_emulator,
+        unique_name,
+        kafka_consumer_overrides,
+        tmp_path,
+    )
+    create_topics(kafka_bootstrap, {made.topic: 1})
+    yield made
+
+
+def orders(count: int, **overrides: Any) -> list[bytes | dict[str, Any]]:
+    now = dt.datetime.now(dt.UTC)
+    return [
+        make_order(
+            **{
+                "order_id": f"ORD-{index}",
+                "pixel_id": PIXEL_PLAIN,
+                "occurred_at": now - dt.timedelta(hours=1),
+                **overrides,
+            }
+        )
+        for index in range(count)
+    ]
+
+
+def delivered_ids(client: EmulatorClient) -> list[str]:
+    return sorted(event["event"]["event_id"] for event in client.events(PIXEL_PLAIN))
+
+
+def last_json(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    out = capsys.readouterr().out.strip().splitlines()
+    parsed: dict[str, Any] = json.loads(out[-1])
+    return parsed
+
+
+class TestAuthReplay:
+    def test_wrong_token_then_replay_delivers_each_event_once(
+        self,
+        scenario: Scenario,
+        emulator_client: EmulatorClient,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """Auth failures land in the DLQ; after the fix an interrupted, resumed replay delivers them once."""
+        monkeypatch.setenv(TOKEN_ENV, "expired-token")
+        scenario.produce([*orders(3), b"\x07not avro"])
+
+        first = scenario.consume(settled=4)
+
+        assert {"auth": 3, "decode.unknown_magic": 1} == dict(first.dead_letter_reasons)
+        assert [] == delivered_ids(emulator_client)
+        capsys.readouterr()
+        assert 0 == cli.main(["dlq", "stats", "--config", str(scenario.config), "--json"])
+        stats = json.loads(capsys.readouterr().out)
+        assert ({"auth": 3, "decode.unknown_magic": 1}, {PIXEL_PLAIN: 3, "-": 1}) == (
+            stats["by_reason"],
+            stats["by_pixel"],
+        )
+
+        self._show_masks_pii(scenario, capsys)
+
+        monkeypatch.setenv(TOKEN_ENV, GOOD_TOKEN)
+        self._interrupted_then_resumed_replay(scenario, monkeypatch, capsys)
+        assert 3 == len(scenario.read(scenario.retry))  # no record replayed twice
+
+        second = scenario.consume(settled=3)
+
+        assert {"sent": 3} == dict(second.outcomes)
+        assert ["order_ORD-0", "order_ORD-1", "order_ORD-2"] == delivered_ids(emulator_client)
+
+        replay_args = ["dlq", "replay", "--config", str(scenario.config), "--reason", "auth"]
+        assert 0 == cli.main([*replay_args, "--json"])
+        assert 0 == last_json(capsys)["replayed"]  # the same command finds nothing new
+        assert 0 == cli.main([*replay_args, "--json", "--group", f"{scenario.group}-again"])
+        assert 3 == last_json(capsys)["replayed"]  # a fresh pass replays them again ...
+
+        third = scenario.consume(settled=3)
+
+        assert {"duplicate": 3} == dict(third.outcomes)  # ... and dedup drops every one
+        assert 3 == len(delivered_ids(emulator_client))
+
+    @staticmethod
+    def _show_masks_pii(scenario: Scenario, capsys: pytest.CaptureFixture[str]) -> None:
+        """``dlq show`` decodes payloads with their schema, masking PII unless ``--reveal``."""
+        show = ["dlq", "show", "--config", str(scenario.config), "--json", "--limit", "1"]
+        assert 0 == cli.main([*show, "--reason", "auth"])
+        masked = last_json(capsys)
+        assert 0 == cli.main([*show, "--reason", "auth", "--reveal"])
+        revealed = last_json(capsys)
+        assert 0 == cli.main([*show, "--reason", "decode"])
+        undecodable = last_json(capsys)
+
+        assert ("***", "John_Smith@gmail.com", "auth", PIXEL_PLAIN) == (
+            masked["payload"]["customer"]["email"],
+            revealed["payload"]["customer"]["email"],
+            masked["capi.dlq.reason"],
+            masked["capi.dlq.pixel_id"],
+        )
+        assert {"undecodable": "decode.unknown_magic", "bytes": 9} == undecodable["payload"]
+
+    @staticmethod
+    def _interrupted_then_resumed_replay(
+        scenario: Scenario, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Ctrl-C while the second auth record is handled; the same command then does the rest."""
+        seen: list[str] = []
+
+        def interrupt_on_second(entry: DlqEntry, *_args: object) -> None:
+            seen.append(entry.position())
+            if len(seen) == 2:
+                raise KeyboardInterrupt
+
+        monkeypatch.setattr("consumer.dlq_cli._report_item", interrupt_on_second)
+        args = ["dlq", "replay", "--config", str(scenario.config), "--reason", "auth", "--json"]
+
+        assert 130 == cli.main(args)
+        assert 1 == len(scenario.read(scenario.retry))  # the first was acknowledged and committed
+
+        monkeypatch.undo()
+        monkeypatch.setenv(TOKEN_ENV, GOOD_TOKEN)
+        assert 0 == cli.main(args)
+        summary = last_json(capsys)
+        assert (2, 2, {}) == (summary["replayed"], summary["matched"], summary["skipped"])
+
+
+class TestReplayGuards:
+    def test_loop_guard_and_age_limit_skip_with_reasons(
+        self,
+        scenario: Scenario,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """A record replayed max_replays times and an event past Meta's 7 days are skipped, reported."""
+        monkeypatch.setenv(TOKEN_ENV, "expired-token")
+        scenario.write_config(max_replays=1)
+        old = dt.datetime.now(dt.UTC) - dt.timedelta(days=8)
+        scenario.produce([*orders(1), *orders(1, order_id="ORD-OLD", occurred_at=old)])
+        scenario.consume(settled=2)
+        assert 0 == cli.main(["dlq", "replay", "--config", str(scenario.config), "--json"])
+        summary = last_json(capsys)
+        assert ({"too_old": 1}, 1) == (summary["skipped"], summary["replayed"])
+
+        again = scenario.consume(settled=1)  # still the wrong token: dead-lettered again
+        assert {"auth": 1} == dict(again.dead_letter_reasons)
+        [retried] = [m for m in scenario.read(scenario.dlq_topic) if m.offset() == 2]
+        headers = {key: value.decode() for key, value in retried.headers()}
+        assert (scenario.topic, "1", f"{scenario.retry}/0/0") == (
+            headers["capi.dlq.source_topic"],
+            headers["capi.dlq.replay_count"],
+            headers["capi.dlq.via"],
+        )
+
+        args = ["dlq", "replay", "--config", str(scenario.config), "--dry-run", "--json"]
+        capsys.readouterr()
+        assert 0 == cli.main([*args, "--group", f"{scenario.group}-fresh"])
+        lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+        decisions = sorted((line["why"], line["replay_count"]) for line in lines[:-1])
+        assert [("loop_guard", 1), ("replay", 0), ("too_old", 0)] == decisions
+        assert {"loop_guard": 1, "too_old": 1} == lines[-1]["skipped"]
+
+
+class TestCommandErrors:
+    @pytest.mark.parametrize(
+        ("extra", "message"),
+        [
+            (["--source-topic", "nope"], "unknown source topic 'nope'"),
+            (["--since", "yesterday"], "bad time filter 'yesterday'"),
+        ],
+        ids=["unknown-topic", "bad-filter"],
+    )
+    def test_one_line_errors(
+        self,
+        scenario: Scenario,
+        capsys: pytest.CaptureFixture[str],
+        extra: list[str],
+        message: str,
+    ) -> None:
+        """A bad filter or an unknown topic exits 1 with one line naming the problem."""
+        capsys.readouterr()
+        code = cli.main(["dlq", "stats", "--config", str(scenario.config), *extra])
+
+        err = capsys.readouterr().err.strip().splitlines()
+        assert (1, 1, True) == (code, len(err), message in err[0])
+
+    def test_broker_unreachable(
+        self, scenario: Scenario, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """An unreachable broker exits 1 with one line saying so."""
+        scenario.raw["kafka"]["bootstrap_servers"] = "127.0.0.1:1"
+        scenario.write_config()
+
+        code = cli.main(["dlq", "show", "--config", str(scenario.config)])
+
+        err = capsys.readouterr().err.strip().splitlines()
+        assert (1, 1, True) == (code, len(err), "broker unreachable" in err[0])
+
+
+class TestDlqUnavailable:
+    def test_pauses_commits_nothing_past_and_recovers(
+        self, scenario: Scenario, emulator_client: EmulatorClient
+    ) -> None:
+        """While the DLQ refuses writes the consumer pauses, keeps its partitions, commits nothing past."""
+        scenario.produce([*orders(1), b"\x07not avro", *orders(1, order_id="ORD-9")])
+        settings = scenario.settings()
+        target = {"topic": "not a valid topic!"}  # the broker refuses: "Invalid topic"
+        writer = DeadLetterWriter(
+            settings.kafka.to_librdkafka("producer"), lambda _source: target["topic"]
+        )
+        seen: dict[str, Pipeline] = {}
+
+        async def run() -> RunStats:
+            def watch(pipeline: Pipeline) -> bool:
+                seen["pipeline"] = pipeline
+                return pipeline.stats.settled >= 3
+
+            task = asyncio.create_task(
+                run_consumer(settings, stop_when=watch, dedup=scenario.dedup, dlq_writer=writer)
+            )
+            await _until(lambda: "pipeline" in seen and seen["pipeline"].paused, 30)
+            await _until(lambda: seen["pipeline"].stats.outcomes["sent"] == 2, 30)
+            await asyncio.sleep(1.0)  # several commit intervals while the DLQ is down
+            committed = await asyncio.to_thread(scenario.committed)
+            assert (1, True) == (committed, seen["pipeline"].paused)
+            assert {(scenario.topic, 0), (scenario.retry, 0)} == seen["pipeline"].assigned
+            target["topic"] = scenario.dlq_topic  # the operator fixes the DLQ
+            return await asyncio.wait_for(task, 60)
+
+        stats = asyncio.run(run())
+
+        assert {"sent": 2, "dead_lettered": 1} == dict(stats.outcomes)
+        assert 3 == scenario.committed()
+        [letter] = scenario.read(scenario.dlq_topic)
+        assert (b"\x07not avro", b"decode.unknown_magic") == (
+            letter.value(),
+            dict(letter.headers())["capi.dlq.reason"],
+        )
+        writer.close()
+
+
+async def _until(condition: Callable[[], bool], within_s: float) -> None:
+    deadline = time.monotonic() + within_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.05)
