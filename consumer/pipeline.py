@@ -112,6 +112,8 @@ class Pipeline:
         self._assigned: set[TopicPartition] = set()
         self._last_commit = clock()
         self.last_record_at = clock()
+        self.heartbeat_at = clock()  # the loop's pulse, read by /livez and /readyz
+        self.assignment_received = False
         self._fatal: BaseException | None = None
 
     # ----------------------------------------------------------------- the loop
@@ -123,6 +125,7 @@ class Pipeline:
         await self._bridge.on_consumer_thread(self._source.subscribe)
         consumer = self._settings.kafka
         while not stop.is_set() and not (stop_when and stop_when(self)):
+            self.heartbeat_at = self._clock()
             records = await self._bridge.on_consumer_thread(
                 self._source.poll, consumer.poll_batch_size, consumer.poll_timeout_s
             )
@@ -144,6 +147,15 @@ class Pipeline:
     def assigned(self) -> frozenset[TopicPartition]:
         return frozenset(self._assigned)
 
+    @property
+    def in_flight_bytes(self) -> int:
+        return self._in_flight_bytes
+
+    @property
+    def waiting_on(self) -> frozenset[str]:
+        """Dependencies the loop is retrying (registry, dedup, dlq); backpressure is not one."""
+        return frozenset(self._pause_reasons - {"backpressure"})
+
     # ------------------------------------------------------------ rebalancing
 
     def on_assign(self, tps: list[TopicPartition]) -> None:
@@ -157,6 +169,7 @@ class Pipeline:
 
     async def _assign(self, tps: list[TopicPartition]) -> None:
         self._assigned.update(tps)
+        self.assignment_received = True
         log.info("partitions.assigned", partitions=[f"{t}/{p}" for t, p in tps])
 
     async def _drain(
@@ -185,6 +198,8 @@ class Pipeline:
         letters: list[DeadLetter] = []
         for record in records:
             result = self._processor.process(record)
+            if not (isinstance(result, Failure) and result.stage == "decode"):
+                self.stats.decoded += 1
             if isinstance(result, CapiEvent):
                 events.append((record, result))
             elif isinstance(result, Failure):
@@ -264,6 +279,7 @@ class Pipeline:
                 stage=failure.stage,
                 pixel_id=failure.details.get("pixel_id"),
                 event_id=failure.details.get("event_id"),
+                attempts=failure.details.get("attempts"),
                 error=failure.message,
             )
             self._settle(record, Outcome.DEAD_LETTERED)
@@ -287,6 +303,7 @@ class Pipeline:
                 if not exc.retriable:
                     raise
                 attempt += 1
+                self.heartbeat_at = self._clock()  # alive, waiting: not a reason to restart
                 self._pause_reasons.add(what)
                 log.warning(
                     "infrastructure.unavailable", dependency=what, attempt=attempt, error=str(exc)

@@ -209,7 +209,11 @@ def _browser(rng: random.Random, occurred: dt.datetime) -> dict[str, Any]:
 
 def produce_sample(bootstrap: str, registry_url: str, records: list[SampleRecord]) -> None:
     """Serialize with the real AvroSerializer (schemas auto-registered) and produce; wait for acks."""
-    client = SchemaRegistryClient({"url": registry_url})
+    with SchemaRegistryClient({"url": registry_url}) as client:  # closed: no leaked sockets
+        _produce(bootstrap, client, records)
+
+
+def _produce(bootstrap: str, client: SchemaRegistryClient, records: list[SampleRecord]) -> None:
     serializers = {
         topic: AvroSerializer(
             client, (_SCHEMAS / name).read_text(), conf={"auto.register.schemas": True}
