@@ -94,11 +94,20 @@ async def run_consumer(
 async def _start_health(
     settings: Settings, metrics: Metrics, pipeline: Pipeline, kafka: KafkaStatus
 ) -> HealthServer | None:
-    """The /livez /readyz /metrics server, unless ``observability.port`` is 0."""
+    """The /livez /readyz /metrics server, unless ``observability.port`` is 0.
+
+    A server that cannot bind does not stop consumption (a second consumer on one host, a demo
+    next to a running one); in Kubernetes the failing probes surface it.
+    """
     probes = probes_for(pipeline, kafka, settings.observability)
     metrics.watch(pipeline, kafka, lambda: probes()[1].ok)
     if not settings.observability.port:
         return None
     server = HealthServer(settings.observability, metrics, probes)
-    await server.start()
+    try:
+        await server.start()
+    except OSError as exc:  # e.g. the port is taken: consume anyway; the probes will say so
+        log.warning("health.unavailable", port=settings.observability.port, error=exc.strerror)
+        await server.stop()
+        return None
     return server

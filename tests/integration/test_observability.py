@@ -216,3 +216,34 @@ async def test_logs_carry_no_token_and_no_raw_email(
     assert "record.dead_lettered" in output
     assert [] == [token for token in wrong.values() if token in output]
     assert [] == sorted(email for email in emails if email in output or email.lower() in output)
+
+
+async def test_a_taken_port_does_not_stop_consumption(
+    embedded_broker_factory: Callable[..., EmbeddedBroker],
+    registry_url: str,
+    unique_name: Callable[..., str],
+    kafka_consumer_overrides: dict[str, str],
+) -> None:
+    """When the health port is taken the consumer still runs, and says so in one log line."""
+    broker = embedded_broker_factory()
+    create_topics(broker.bootstrap, TOPICS)
+    settings = consumer_settings(
+        broker.bootstrap,
+        registry_url,
+        "http://127.0.0.1:1",
+        dict.fromkeys(DEMO_PIXELS, "unused-token"),
+        unique_name("g"),
+        kafka_consumer_overrides,
+    )
+    blocker = await asyncio.start_server(
+        lambda _r, w: w.close(), "127.0.0.1", settings.observability.port
+    )
+    try:
+        with structlog.testing.capture_logs() as logs:
+            stats = await run_consumer(settings, stop_when=lambda p: p.assignment_received)
+    finally:
+        blocker.close()
+        await blocker.wait_closed()
+
+    assert 0 == stats.consumed
+    assert ["health.unavailable"] == [e["event"] for e in logs if e["event"].startswith("health.")]
