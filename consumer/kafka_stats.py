@@ -42,17 +42,24 @@ class KafkaStatistics:
 
 
 def parse_statistics(raw: str | bytes) -> KafkaStatistics:
-    """Lag of each fetched partition (unknown lag, -1, is left out) and broker states."""
+    """Lag of each partition (unknown lag is left out) and broker states."""
     data: dict[str, Any] = orjson.loads(raw)
     lag: dict[TopicPartition, int] = {}
     for topic, info in (data.get("topics") or {}).items():
         for partition, stats in (info.get("partitions") or {}).items():
-            value = int(stats.get("consumer_lag", -1))
+            value = _lag(stats)
             if int(partition) >= 0 and value >= 0:
                 lag[(topic, int(partition))] = value
     brokers = [b for b in (data.get("brokers") or {}).values() if b.get("source") != _LOGICAL]
     up = sum(1 for broker in brokers if broker.get("state") == _BROKER_UP)
     return KafkaStatistics(lag=lag, brokers=len(brokers), brokers_up=up)
+
+
+def _lag(partition: dict[str, Any]) -> int:
+    """Behind the high watermark: from the stored offset (the pipeline stores only settled
+    offsets, so this is unsettled work), else from the committed one; -1 while unknown."""
+    stored = int(partition.get("consumer_lag_stored", -1))
+    return stored if stored >= 0 else int(partition.get("consumer_lag", -1))
 
 
 class KafkaStatus:

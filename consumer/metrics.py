@@ -161,7 +161,7 @@ class StateCollector(Collector):
         latest = self._kafka.latest
         lag = GaugeMetricFamily(
             "capi_consumer_lag",
-            "Messages behind the high watermark (librdkafka statistics).",
+            "Messages between the high watermark and the last settled offset (librdkafka).",
             labels=("topic", "partition"),
         )
         for (topic, partition), value in sorted(latest.lag.items()):

@@ -87,6 +87,18 @@ async def settled(settings: Settings, total: int) -> bool:
     return total == sum(v for (n, _), v in found.items() if n == "capi_records_settled_total")
 
 
+async def caught_up(settings: Settings) -> bool:
+    """True once librdkafka reports lag 0 for every partition of orders and leads."""
+    found = await scrape(settings)
+    lag = {
+        (dict(labels)["topic"], dict(labels)["partition"]): value
+        for (name, labels), value in found.items()
+        if name == "capi_consumer_lag"
+    }
+    wanted = {("orders", "0"), ("orders", "1"), ("leads", "0")}
+    return wanted <= set(lag) and {0.0} == {lag[tp] for tp in wanted}
+
+
 @pytest.fixture(name="stack")
 def fixture_stack(
     embedded_broker_factory: Callable[..., EmbeddedBroker],
@@ -119,6 +131,7 @@ async def test_metrics_count_what_the_run_did(
     stop = asyncio.Event()
     task = asyncio.create_task(run_consumer(settings, stop=stop))
     await until(lambda: settled(settings, len(sample)), "every sample record settled")
+    await until(lambda: caught_up(settings), "lag 0 on every source partition")
     found = await scrape(settings)
     stop.set()
     stats: RunStats = await task

@@ -24,7 +24,8 @@ STATISTICS = {
     "topics": {
         "orders": {
             "partitions": {
-                "0": {"consumer_lag": 7},
+                "0": {"consumer_lag": 9, "consumer_lag_stored": 7},
+                "2": {"consumer_lag": 4, "consumer_lag_stored": -1},
                 "1": {"consumer_lag": -1},
                 "-1": {"consumer_lag": 0},
             }
@@ -78,8 +79,10 @@ def up_status() -> KafkaStatus:
 
 class TestParseStatistics:
     def test_lag_of_real_partitions_with_known_lag(self) -> None:
-        """Unknown lag (-1) and the internal partition -1 are left out."""
-        assert {("orders", 0): 7} == dict(parse_statistics(json.dumps(STATISTICS)).lag)
+        """Lag from the stored offset, else the committed one; unknown (-1) and partition -1 are out."""
+        assert {("orders", 0): 7, ("orders", 2): 4} == dict(
+            parse_statistics(json.dumps(STATISTICS)).lag
+        )
 
     def test_logical_brokers_are_not_counted(self) -> None:
         """The GroupCoordinator pseudo-broker is not a broker."""
