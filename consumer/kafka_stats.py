@@ -29,6 +29,7 @@ __all__ = ["KafkaStatistics", "KafkaStatus", "parse_statistics"]
 log = structlog.get_logger("consumer.kafka")
 _BROKER_UP = "UP"
 _ALL_BROKERS_DOWN = "_ALL_BROKERS_DOWN"
+_TRANSPORT = "_TRANSPORT"
 _LOGICAL = "logical"  # librdkafka's GroupCoordinator pseudo-broker
 
 
@@ -83,7 +84,9 @@ class KafkaStatus:
 
     def on_error(self, error: Any) -> None:
         """``error_cb``: log it; remember when every broker went away (consumer thread)."""
-        log.warning("kafka.error", code=error.name(), error=error.str())
+        # One connection failing is retried by librdkafka and repeats every reconnect: debug.
+        level = log.debug if error.name() == _TRANSPORT else log.warning
+        level("kafka.error", code=error.name(), error=error.str())
         if error.name() == _ALL_BROKERS_DOWN:
             with self._lock:
                 self._all_down_at = self._clock()
