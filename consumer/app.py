@@ -12,6 +12,9 @@ from consumer.bridge import Bridge
 from consumer.dedup import DedupStore, MemoryDedupStore
 from consumer.delivery import Deliverer
 from consumer.dlq import DeadLetterWriter
+from consumer.health import HealthServer, probes_for
+from consumer.kafka_stats import KafkaStatus
+from consumer.metrics import Metrics, TimedDedupStore
 from consumer.pipeline import Pipeline, Ticket
 from consumer.processing import Processor
 from consumer.schemas import RegistrySchemaSource, load_reader_schemas
@@ -55,20 +58,24 @@ async def run_consumer(
         await asyncio.to_thread(create_dlq_topics, settings)
     bridge = Bridge(asyncio.get_running_loop())
     stats = RunStats()
+    metrics = Metrics(stats)
+    kafka_status = KafkaStatus()
     schemas = RegistrySchemaSource(settings.schema_registry)
     readers = load_reader_schemas(settings.schema_registry.schemas_dir)
-    store = dedup or build_dedup(settings, wall_clock)
+    store = TimedDedupStore(dedup or build_dedup(settings, wall_clock), metrics.observe_dedup)
     sender = CapiSender(settings.meta, settings.pixels)
     dlq = dlq_writer or DeadLetterWriter(
         settings.kafka.to_librdkafka("producer"), settings.kafka.dlq_topic_for
     )
     topics = [*settings.kafka.topics, settings.kafka.retry_topic]
     conf = consumer_config(settings.kafka.to_librdkafka("consumer"), settings.kafka.group_id)
+    conf["statistics.interval.ms"] = int(settings.observability.kafka_statistics_interval_s * 1000)
     source = KafkaSource(
         conf,
         topics,
         on_assign=lambda tps: pipeline.on_assign(tps),
         on_revoke=lambda tps: pipeline.on_revoke(tps),
+        status=kafka_status,
     )
     pipeline = Pipeline(
         settings=settings,
@@ -76,15 +83,20 @@ async def run_consumer(
         processor=Processor(settings, readers, schemas.cached, wall_clock),
         schemas=schemas,
         dedup=store,
-        deliverer=Deliverer[Ticket](sender, settings.delivery, stats),
+        deliverer=Deliverer[Ticket](
+            sender, settings.delivery, stats, on_batch=metrics.observe_batch
+        ),
         dlq=dlq,
         bridge=bridge,
         stats=stats,
     )
+    health = await _start_health(settings, metrics, pipeline, kafka_status)
     log.info("consumer.starting", group_id=settings.kafka.group_id, topics=topics)
     try:
         await pipeline.run(stop or asyncio.Event(), stop_when)
     finally:
+        if health is not None:
+            await health.stop()
         await sender.close()
         await bridge.blocking(dlq.close)
         await store.close()
@@ -92,3 +104,25 @@ async def run_consumer(
         bridge.shutdown()
     log.info("consumer.stopped", **stats.summary())
     return stats
+
+
+async def _start_health(
+    settings: Settings, metrics: Metrics, pipeline: Pipeline, kafka: KafkaStatus
+) -> HealthServer | None:
+    """The /livez /readyz /metrics server, unless ``observability.port`` is 0.
+
+    A server that cannot bind does not stop consumption (a second consumer on one host, a demo
+    next to a running one); in Kubernetes the failing probes surface it.
+    """
+    probes = probes_for(pipeline, kafka, settings.observability)
+    metrics.watch(pipeline, kafka, lambda: probes()[1].ok)
+    if not settings.observability.port:
+        return None
+    server = HealthServer(settings.observability, metrics, probes)
+    try:
+        await server.start()
+    except OSError as exc:  # e.g. the port is taken: consume anyway; the probes will say so
+        log.warning("health.unavailable", port=settings.observability.port, error=exc.strerror)
+        await server.stop()
+        return None
+    return server

@@ -60,8 +60,10 @@ class Deliverer(Generic[T]):
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_batch: Callable[[str, float], None] | None = None,
     ) -> None:
         self._poster = poster
+        self._on_batch = on_batch  # (pixel_id, seconds): the send latency histogram
         self._stats = stats
         self._backoff = Backoff(
             settings.retry_base_s, settings.retry_cap_s, settings.retry_deadline_s
@@ -77,6 +79,9 @@ class Deliverer(Generic[T]):
         """Deliver ``batch``; one canonical log line per batch."""
         started = self._clock()
         report = await self._deliver(batch)
+        elapsed = self._clock() - started
+        if self._on_batch is not None:
+            self._on_batch(batch.pixel_id, elapsed)
         self._stats.batches_per_pixel[batch.pixel_id] += 1
         self._stats.sent_per_pixel[batch.pixel_id] += len(report.sent)
         log.info(
@@ -87,7 +92,7 @@ class Deliverer(Generic[T]):
             sent=len(report.sent),
             failed=len(report.failed),
             requests=report.requests,
-            latency_ms=round((self._clock() - started) * 1000, 1),
+            latency_ms=round(elapsed * 1000, 1),
         )
         return report
 
@@ -125,6 +130,7 @@ class Deliverer(Generic[T]):
             if not self._backoff.allows(started, self._clock(), delay):
                 return _fail_all(batch, "retries_exhausted", verdict, attempt)
             self._stats.retries += 1
+            self._stats.retries_by_code[verdict.reason_code] += 1
             await self._sleep(delay)
 
     async def _bisect(
@@ -155,6 +161,8 @@ class Deliverer(Generic[T]):
             gate.release()
         self._stats.requests[verdict.kind.value] += 1
         _log_warnings(batch, verdict)
+        if verdict.kind is not Kind.OK:
+            self._stats.request_errors[(verdict.kind.value, verdict.reason_code)] += 1
         return verdict
 
 

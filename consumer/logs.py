@@ -22,8 +22,13 @@ _LEVELS = {
 def configure_logging(
     fmt: Literal["auto", "json", "console"] = "auto",
     level: Literal["debug", "info", "warning", "error"] = "info",
+    *,
+    cache: bool = True,
 ) -> None:
-    """Configure structlog once per process. ``auto`` picks console on a TTY, JSON otherwise."""
+    """Configure structlog once per process. ``auto`` picks console on a TTY, JSON otherwise.
+
+    ``cache=False`` keeps loggers unbound from this configuration (tests that reset it after).
+    """
     use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
     renderer: structlog.typing.Processor = (
         structlog.dev.ConsoleRenderer()
@@ -41,5 +46,5 @@ def configure_logging(
         logger_factory=structlog.BytesLoggerFactory(sys.stderr.buffer)
         if not use_console
         else structlog.PrintLoggerFactory(sys.stderr),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=cache,
     )

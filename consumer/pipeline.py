@@ -111,6 +111,8 @@ class Pipeline:
         self._assigned: set[TopicPartition] = set()
         self._last_commit = clock()
         self.last_record_at = clock()
+        self.heartbeat_at = clock()  # the loop's pulse, read by /livez and /readyz
+        self.assignment_received = False
         self._fatal: BaseException | None = None
         self._held: list[SourceRecord] = []
 
@@ -123,6 +125,7 @@ class Pipeline:
         await self._bridge.on_consumer_thread(self._source.subscribe)
         consumer = self._settings.kafka
         while not stop.is_set() and not (stop_when and stop_when(self)):
+            self.heartbeat_at = self._clock()
             records = await self._bridge.on_consumer_thread(
                 self._source.poll, consumer.poll_batch_size, consumer.poll_timeout_s
             )
@@ -150,6 +153,15 @@ class Pipeline:
     def assigned(self) -> frozenset[TopicPartition]:
         return frozenset(self._assigned)
 
+    @property
+    def in_flight_bytes(self) -> int:
+        return self._tracker.unsettled_bytes()
+
+    @property
+    def waiting_on(self) -> frozenset[str]:
+        """Dependencies the loop is retrying (registry, dedup, dlq); backpressure is not one."""
+        return frozenset(self._pause_reasons - {"backpressure"})
+
     # ------------------------------------------------------------ rebalancing
 
     def on_assign(self, tps: list[TopicPartition]) -> None:
@@ -164,6 +176,7 @@ class Pipeline:
     async def _assign(self, tps: list[TopicPartition]) -> None:
         self._assigned.update(tps)
         self.last_record_at = self._clock()  # idle time counts from the assignment
+        self.assignment_received = True
         log.info("partitions.assigned", partitions=[f"{t}/{p}" for t, p in tps])
 
     async def _drain(
@@ -191,6 +204,8 @@ class Pipeline:
         letters: list[DeadLetter] = []
         for record in self._still_assigned(records):
             result = self._processor.process(record)
+            if not (isinstance(result, Failure) and result.stage == "decode"):
+                self.stats.decoded += 1
             if isinstance(result, CapiEvent):
                 events.append((record, result))
             elif isinstance(result, Failure):
@@ -282,6 +297,7 @@ class Pipeline:
                 stage=failure.stage,
                 pixel_id=failure.details.get("pixel_id"),
                 event_id=failure.details.get("event_id"),
+                attempts=failure.details.get("attempts"),
                 error=failure.message,
             )
             self._settle(record, Outcome.DEAD_LETTERED)
@@ -311,6 +327,7 @@ class Pipeline:
                 if not exc.retriable:
                     raise
                 attempt += 1
+                self.heartbeat_at = self._clock()  # alive, waiting: not a reason to restart
                 self._pause_reasons.add(what)
                 log.warning(
                     "infrastructure.unavailable", dependency=what, attempt=attempt, error=str(exc)

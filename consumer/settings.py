@@ -30,6 +30,7 @@ __all__ = [
     "LeadMapping",
     "MappingSettings",
     "MetaSettings",
+    "ObservabilitySettings",
     "OrderMapping",
     "PixelSettings",
     "SchemaRegistrySettings",
@@ -259,10 +260,18 @@ class DlqSettings(_Frozen):
 
 
 class ObservabilitySettings(_Frozen):
-    host: str = "127.0.0.1"
-    port: int = Field(9400, ge=0, le=65535)
+    """The health/metrics server, the probe rules and logging."""
+
+    host: str = "127.0.0.1"  # 0.0.0.0 in a container, so the kubelet and Prometheus reach it
+    port: int = Field(9400, ge=0, le=65535)  # 0 = no health/metrics server
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # librdkafka statistics (consumer lag, broker states): how often they are emitted.
+    kafka_statistics_interval_s: float = Field(5.0, ge=0.1)
+    # /livez fails when the loop has not beaten for this long (keep it above drain_timeout_s).
+    liveness_timeout_s: float = Field(120.0, gt=0)
+    # /readyz fails when the loop has not beaten for this long.
+    stuck_after_s: float = Field(30.0, gt=0)
 
 
 class Settings(BaseSettings):

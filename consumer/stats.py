@@ -13,6 +13,8 @@ __all__ = ["RunStats"]
 
 @dataclass(slots=True)
 class RunStats:
+    """What happened in this run, as plain counters (labels are bounded: no event ids)."""
+
     consumed: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     dead_letter_reasons: Counter[str] = field(default_factory=Counter)
@@ -23,6 +25,10 @@ class RunStats:
     requests: Counter[str] = field(default_factory=Counter)  # by verdict reason code
     retries: int = 0
     throttles: Counter[str] = field(default_factory=Counter)  # by Graph code/subcode
+    # Observability counters (exported by consumer/metrics.py; one spec line each there).
+    decoded: int = 0
+    retries_by_code: Counter[str] = field(default_factory=Counter)  # Graph reason code
+    request_errors: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, code)
 
     @property
     def settled(self) -> int:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepare a fresh machine for the demo, the tests and the benchmarks:
 #   1. a virtualenv in .venv with the project and its dev extras installed (re-used when up to date);
-#   2. redis-server, installed from Debian's packages when it is not on PATH.
+#   2. redis-server and docker-compose, installed from Debian's packages when not on PATH.
 # Idempotent: a second run does nothing that is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,10 +23,15 @@ if [ ! -f "$STAMP" ]; then
   touch "$STAMP"
 fi
 
-if ! command -v redis-server >/dev/null 2>&1; then
-  echo "bootstrap: installing redis-server from Debian's packages" >&2
+# Debian packages the tests need: redis-server (the Redis dedup backend, run by the tests) and
+# docker-compose (validates docker-compose.yml offline; no Docker engine is needed).
+MISSING=()
+command -v redis-server >/dev/null 2>&1 || MISSING+=(redis-server)
+command -v docker-compose >/dev/null 2>&1 || MISSING+=(docker-compose)
+if [ ${#MISSING[@]} -gt 0 ]; then
+  echo "bootstrap: installing ${MISSING[*]} from Debian's packages" >&2
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${MISSING[@]}" >/dev/null
 fi

@@ -38,13 +38,17 @@ def test_sigterm_drains_commits_and_exits_zero(consumer_rig: ConsumerRig, tmp_pa
     records = build_sample(orders=1500, leads=300, seed=11)
     expected = expected_of(records)
     consumer_rig.produce(records)
-    settings = consumer_rig.settings(batch={"max_events": 50, "linger_s": 0.05})
+    settings = consumer_rig.settings(
+        batch={"max_events": 50, "linger_s": 0.05},
+        # Slow requests and a small in-flight budget: SIGTERM lands mid-run with work left.
+        delivery={"max_concurrent_requests": 1, "max_in_flight_events": 200},
+    )
     env = consumer_rig.write_config(tmp_path / "config.yaml", settings)
-    consumer_rig.emulator.client.inject("latency", "*", count=-1, ms=30)
+    consumer_rig.emulator.client.inject("latency", "*", count=-1, ms=250)
 
     process = _start(tmp_path / "config.yaml", env, tmp_path / "consumer.log")
     try:
-        _wait_for(lambda: len(consumer_rig.received_ids()) >= 200, timeout=60)
+        _wait_for(lambda: len(consumer_rig.received_ids()) >= 100, timeout=60)
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=30)
     finally:

@@ -1,0 +1,105 @@
+"""What librdkafka says about the cluster: consumer lag per partition and broker reachability.
+
+librdkafka calls ``stats_cb`` (every ``statistics.interval.ms``) and ``error_cb`` on the
+consumer's own thread, inside ``poll``. Both callbacks only parse and store here; readers (the
+``/metrics`` collector and ``/readyz``, on the event loop) take the latest snapshot.
+
+Why a lock-guarded snapshot rather than ``bridge.Bridge.from_thread``: the numbers are
+last-value-wins gauges that nothing on the loop has to react to, so waking the loop for every
+statistics tick would buy nothing, and blocking the consumer thread on the loop (which is what
+``from_thread`` does) inside ``poll`` would delay heartbeats whenever the loop is busy. No
+coroutine crosses threads here; ``bridge.py`` stays the only place threads meet the loop.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import structlog
+
+from consumer.models import TopicPartition
+
+__all__ = ["KafkaStatistics", "KafkaStatus", "parse_statistics"]
+
+log = structlog.get_logger("consumer.kafka")
+_BROKER_UP = "UP"
+_ALL_BROKERS_DOWN = "_ALL_BROKERS_DOWN"
+_TRANSPORT = "_TRANSPORT"
+_LOGICAL = "logical"  # librdkafka's GroupCoordinator pseudo-broker
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaStatistics:
+    """One statistics tick, reduced to what operators watch."""
+
+    lag: Mapping[TopicPartition, int] = field(default_factory=dict)
+    brokers: int = 0
+    brokers_up: int = 0
+
+
+def parse_statistics(raw: str | bytes) -> KafkaStatistics:
+    """Lag of each partition (unknown lag is left out) and broker states."""
+    data: dict[str, Any] = orjson.loads(raw)
+    lag: dict[TopicPartition, int] = {}
+    for topic, info in (data.get("topics") or {}).items():
+        for partition, stats in (info.get("partitions") or {}).items():
+            value = _lag(stats)
+            if int(partition) >= 0 and value >= 0:
+                lag[(topic, int(partition))] = value
+    brokers = [b for b in (data.get("brokers") or {}).values() if b.get("source") != _LOGICAL]
+    up = sum(1 for broker in brokers if broker.get("state") == _BROKER_UP)
+    return KafkaStatistics(lag=lag, brokers=len(brokers), brokers_up=up)
+
+
+def _lag(partition: dict[str, Any]) -> int:
+    """Behind the high watermark: from the stored offset (the pipeline stores only settled
+    offsets, so this is unsettled work), else from the committed one; -1 while unknown."""
+    stored = int(partition.get("consumer_lag_stored", -1))
+    return stored if stored >= 0 else int(partition.get("consumer_lag", -1))
+
+
+class KafkaStatus:
+    """Thread-safe holder of the latest statistics and broker-contact facts."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._latest = KafkaStatistics()
+        self._latest_at: float | None = None
+        self._all_down_at: float | None = None
+
+    def on_statistics(self, raw: str) -> None:
+        """``stats_cb``: parse and store (consumer thread; keep it short)."""
+        parsed = parse_statistics(raw)
+        now = self._clock()
+        with self._lock:
+            self._latest, self._latest_at = parsed, now
+            if parsed.brokers_up:
+                self._all_down_at = None
+
+    def on_error(self, error: Any) -> None:
+        """``error_cb``: log it; remember when every broker went away (consumer thread)."""
+        # One connection failing is retried by librdkafka and repeats every reconnect: debug.
+        level = log.debug if error.name() == _TRANSPORT else log.warning
+        level("kafka.error", code=error.name(), error=error.str())
+        if error.name() == _ALL_BROKERS_DOWN:
+            with self._lock:
+                self._all_down_at = self._clock()
+
+    @property
+    def latest(self) -> KafkaStatistics:
+        with self._lock:
+            return self._latest
+
+    @property
+    def broker_reachable(self) -> bool:
+        """True when the latest statistics show a broker up and no "all brokers down" since."""
+        with self._lock:
+            return self._latest_at is not None and (
+                self._latest.brokers_up > 0 and self._all_down_at is None
+            )

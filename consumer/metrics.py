@@ -1,0 +1,250 @@
+"""Prometheus metrics: every name and label set is defined once, in the tables below.
+
+``RunStats`` stays the one source of truth for counts: ``RunStatsCollector`` reads it on each
+scrape (adding a counter is one ``CounterSpec`` line). Pipeline state (in flight, paused,
+assignment) and librdkafka's consumer lag are read the same way by ``StateCollector``. Only
+latencies need native histograms, fed by hooks (``Metrics.observe_*``).
+
+Label values are bounded: pixel ids and event names come from the configuration, reasons and
+codes from fixed vocabularies. Event ids, order ids and tokens never become labels.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+from consumer.dedup import Claim, DedupStore, Verdict
+from consumer.kafka_stats import KafkaStatus
+from consumer.models import TopicPartition
+from consumer.stats import RunStats
+
+__all__ = [
+    "RUN_COUNTERS",
+    "STATE_GAUGES",
+    "CounterSpec",
+    "GaugeSpec",
+    "Metrics",
+    "PipelineView",
+    "RunStatsCollector",
+    "StateCollector",
+    "TimedDedupStore",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class CounterSpec:
+    """One exported counter: its name (without ``_total``), help, labels and how to read it."""
+
+    name: str
+    doc: str
+    labels: tuple[str, ...]
+    read: Callable[[RunStats], int | Mapping[Any, int]]  # keys: a label value or a tuple
+
+
+RUN_COUNTERS: tuple[CounterSpec, ...] = (
+    CounterSpec("capi_records_consumed", "Records polled from Kafka.", (), lambda s: s.consumed),
+    CounterSpec("capi_records_decoded", "Records decoded from Avro.", (), lambda s: s.decoded),
+    CounterSpec(
+        "capi_records_settled", "Records settled, by outcome.", ("outcome",), lambda s: s.outcomes
+    ),
+    CounterSpec(
+        "capi_records_dead_lettered",
+        "Records written to the DLQ, by reason.",
+        ("reason",),
+        lambda s: s.dead_letter_reasons,
+    ),
+    CounterSpec(
+        "capi_records_filtered",
+        "Records that are not conversions, by rule.",
+        ("reason",),
+        lambda s: s.filtered_reasons,
+    ),
+    CounterSpec(
+        "capi_events_sent", "Events Meta acknowledged.", ("pixel_id",), lambda s: s.sent_per_pixel
+    ),
+    CounterSpec(
+        "capi_batches_sent", "Batches delivered.", ("pixel_id",), lambda s: s.batches_per_pixel
+    ),
+    CounterSpec(
+        "capi_events_duplicate",
+        "Events dropped by the dedup window.",
+        ("pixel_id", "event_name"),
+        lambda s: s.duplicates_per_event,
+    ),
+    CounterSpec("capi_requests", "Requests to Meta, by result.", ("result",), lambda s: s.requests),
+    CounterSpec(
+        "capi_request_errors",
+        "Failed requests to Meta by kind (retry, throttle, invalid, auth) and Graph code.",
+        ("kind", "code"),
+        lambda s: s.request_errors,
+    ),
+    CounterSpec(
+        "capi_retries", "Batch retries, by Graph code.", ("code",), lambda s: s.retries_by_code
+    ),
+    CounterSpec(
+        "capi_throttles",
+        "Throttling answers from Meta, by Graph code/subcode.",
+        ("code",),
+        lambda s: s.throttles,
+    ),
+)
+
+
+class PipelineView(Protocol):
+    """What the state gauges read from the pipeline (loop-owned; read on the loop)."""
+
+    @property
+    def in_flight(self) -> int: ...
+    @property
+    def in_flight_bytes(self) -> int: ...
+    @property
+    def paused(self) -> bool: ...
+    @property
+    def assigned(self) -> frozenset[TopicPartition]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class GaugeSpec:
+    name: str
+    doc: str
+    read: Callable[[PipelineView], float]
+
+
+STATE_GAUGES: tuple[GaugeSpec, ...] = (
+    GaugeSpec("capi_in_flight_events", "Records between poll and settle.", lambda p: p.in_flight),
+    GaugeSpec(
+        "capi_in_flight_bytes", "Bytes between poll and settle.", lambda p: p.in_flight_bytes
+    ),
+    GaugeSpec("capi_paused", "1 while consumption is paused.", lambda p: float(p.paused)),
+    GaugeSpec("capi_assigned_partitions", "Partitions assigned.", lambda p: len(p.assigned)),
+)
+
+
+def _labelled(value: int | Mapping[Any, int]) -> Iterator[tuple[list[str], int]]:
+    if isinstance(value, int):
+        yield [], value
+        return
+    for key, count in value.items():
+        yield ([key] if isinstance(key, str) else list(key)), count
+
+
+class RunStatsCollector(Collector):
+    """Exports ``RunStats`` through ``RUN_COUNTERS`` on every scrape."""
+
+    def __init__(self, stats: RunStats, specs: Sequence[CounterSpec] = RUN_COUNTERS) -> None:
+        self._stats = stats
+        self._specs = specs
+
+    def collect(self) -> Iterable[Metric]:
+        for spec in self._specs:
+            family = CounterMetricFamily(spec.name, spec.doc, labels=spec.labels)
+            for labels, count in _labelled(spec.read(self._stats)):
+                family.add_metric(labels, count)
+            yield family
+
+
+class StateCollector(Collector):
+    """Pipeline gauges, consumer lag and broker reachability, read on every scrape."""
+
+    def __init__(self, view: PipelineView, kafka: KafkaStatus, ready: Callable[[], bool]) -> None:
+        self._view = view
+        self._kafka = kafka
+        self._ready = ready
+
+    def collect(self) -> Iterable[Metric]:
+        for spec in STATE_GAUGES:
+            yield GaugeMetricFamily(spec.name, spec.doc, value=spec.read(self._view))
+        latest = self._kafka.latest
+        lag = GaugeMetricFamily(
+            "capi_consumer_lag",
+            "Messages between the high watermark and the last settled offset (librdkafka).",
+            labels=("topic", "partition"),
+        )
+        for (topic, partition), value in sorted(latest.lag.items()):
+            lag.add_metric([topic, str(partition)], value)
+        yield lag
+        yield GaugeMetricFamily("capi_kafka_brokers_up", "Brokers connected.", latest.brokers_up)
+        yield GaugeMetricFamily("capi_ready", "1 while /readyz passes.", float(self._ready()))
+
+
+_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+_STORE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
+
+
+class Metrics:
+    """One registry per consumer (so tests can run several): collectors plus histograms."""
+
+    def __init__(self, stats: RunStats) -> None:
+        self.registry = CollectorRegistry()
+        self.registry.register(RunStatsCollector(stats))
+        self._send = Histogram(
+            "capi_send_latency_seconds",
+            "Time to deliver one batch, retries and bisection included.",
+            ["pixel_id"],
+            registry=self.registry,
+            buckets=_LATENCY_BUCKETS,
+        )
+        self._dedup = Histogram(
+            "capi_dedup_latency_seconds",
+            "Dedup store call latency, by operation.",
+            ["operation"],
+            registry=self.registry,
+            buckets=_STORE_BUCKETS,
+        )
+
+    def watch(self, view: PipelineView, kafka: KafkaStatus, ready: Callable[[], bool]) -> None:
+        """Export the pipeline's state gauges and Kafka's lag (once the pipeline exists)."""
+        self.registry.register(StateCollector(view, kafka, ready))
+
+    def observe_batch(self, pixel_id: str, seconds: float) -> None:
+        self._send.labels(pixel_id).observe(seconds)
+
+    def observe_dedup(self, operation: str, seconds: float) -> None:
+        self._dedup.labels(operation).observe(seconds)
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The text exposition format and its content type."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class TimedDedupStore:
+    """A ``DedupStore`` that times every call into ``capi_dedup_latency_seconds``."""
+
+    def __init__(
+        self,
+        inner: DedupStore,
+        observe: Callable[[str, float], None],
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self._inner = inner
+        self._observe = observe
+        self._clock = clock
+
+    async def claim(self, claims: Sequence[Claim]) -> list[Verdict]:
+        return await self._timed("claim", self._inner.claim(claims))
+
+    async def confirm(self, claims: Sequence[Claim]) -> None:
+        await self._timed("confirm", self._inner.confirm(claims))
+
+    async def release(self, claims: Sequence[Claim]) -> None:
+        await self._timed("release", self._inner.release(claims))
+
+    async def _timed(self, operation: str, call: Awaitable[T]) -> T:
+        started = self._clock()
+        try:
+            return await call
+        finally:
+            self._observe(operation, self._clock() - started)
+
+    async def close(self) -> None:
+        await self._inner.close()
