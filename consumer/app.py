@@ -14,7 +14,7 @@ from consumer.delivery import Deliverer
 from consumer.dlq import DeadLetterWriter
 from consumer.pipeline import Pipeline, Ticket
 from consumer.processing import Processor
-from consumer.schemas import RegistrySchemaSource, load_reader_schemas
+from consumer.schemas import RegistrySchemaSource, load_local_writers, load_reader_schemas
 from consumer.sender import CapiSender
 from consumer.settings import Settings
 from consumer.source import KafkaSource, consumer_config
@@ -58,7 +58,9 @@ async def run_consumer(
     pipeline = Pipeline(
         settings=settings,
         source=source,
-        processor=Processor(settings, readers, schemas.cached, wall_clock),
+        processor=Processor(
+            settings, readers, schemas.cached, wall_clock, load_local_writers(settings)
+        ),
         schemas=schemas,
         dedup=store,
         deliverer=Deliverer[Ticket](sender, settings.delivery, stats),
