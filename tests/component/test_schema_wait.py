@@ -47,6 +47,18 @@ def record(schema_id: int, offset: int, partition: int = 0, topic: str = "orders
     return SourceRecord(topic, partition, offset, None, value)
 
 
+async def outage_then_recovery(
+    parts: tuple[SchemaWait, Registry, Clock], records: list[SourceRecord]
+) -> list[SourceRecord]:
+    """Admit ``records`` with the registry down, bring it back, and retry after the backoff."""
+    wait, registry, clock = parts
+    registry.down = True
+    await wait.admit(records)
+    registry.down = False
+    clock.now += 60
+    return await wait.retry_if_due()
+
+
 @pytest.fixture(name="parts")
 def _parts() -> tuple[SchemaWait, Registry, Clock]:
     """A SchemaWait of capacity 3 over a fake registry and clock."""
@@ -102,14 +114,10 @@ class TestSchemaWait:
         self, parts: tuple[SchemaWait, Registry, Clock]
     ) -> None:
         """After the backoff delay and with the registry back, every waiter is released in order."""
-        wait, registry, clock = parts
-        registry.down = True
         waiting = [record(2, 0), record(3, 1), record(2, 2)]
-        await wait.admit(waiting)
-        registry.down = False
-        clock.now += 60
+        released = await outage_then_recovery(parts, waiting)
 
-        assert (waiting, 0) == (await wait.retry_if_due(), wait.waiting)
+        assert (waiting, 0) == (released, parts[0].waiting)
 
     async def test_nothing_released_while_still_down(
         self, parts: tuple[SchemaWait, Registry, Clock]
@@ -126,14 +134,9 @@ class TestSchemaWait:
         self, parts: tuple[SchemaWait, Registry, Clock]
     ) -> None:
         """An id the registry does not have is released (processing dead-letters it) once it answers."""
-        wait, registry, clock = parts
-        registry.down = True
         waiting = [record(42, 0)]
-        await wait.admit(waiting)
-        registry.down = False
-        clock.now += 60
 
-        assert waiting == await wait.retry_if_due()
+        assert waiting == await outage_then_recovery(parts, waiting)
 
     async def test_revoked_partitions_forget_their_waiters(
         self, parts: tuple[SchemaWait, Registry, Clock]
