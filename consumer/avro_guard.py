@@ -50,7 +50,12 @@ def compile_guard(schema: Any) -> Guard:
     check = _compile(schema, named)
 
     def guard(payload: bytes, limits: DecodeLimits) -> None:
-        end = check(payload, 0, _Budget(limits))
+        try:
+            end = check(payload, 0, _Budget(limits))
+        except IndexError:  # a read past the end: checkers index without bounds checks
+            raise _truncated() from None
+        if end > len(payload):
+            raise _truncated()
         if end != len(payload):
             raise DecodeError("decode.corrupt", f"{len(payload) - end} trailing bytes")
 
@@ -62,11 +67,12 @@ def _truncated() -> DecodeError:
 
 
 def _long(buf: bytes, pos: int) -> tuple[int, int]:
-    """Read one zig-zag varint; (value, new position)."""
+    """Read one zig-zag varint; (value, new position). IndexError past the end."""
+    byte = buf[pos]
+    if byte < 0x80:  # the common one-byte case
+        return (byte >> 1) ^ -(byte & 1), pos + 1
     result = shift = 0
     while True:
-        if pos >= len(buf):
-            raise _truncated()
         byte = buf[pos]
         pos += 1
         result |= (byte & 0x7F) << shift
@@ -84,6 +90,8 @@ def _skip(buf: bytes, pos: int, size: int) -> int:
 
 
 def _check_long(buf: bytes, pos: int, _budget: _Budget) -> int:
+    if buf[pos] < 0x80:
+        return pos + 1
     return _long(buf, pos)[1]
 
 
@@ -91,8 +99,8 @@ def _check_null(_buf: bytes, pos: int, _budget: _Budget) -> int:
     return pos
 
 
-def _check_boolean(buf: bytes, pos: int, _budget: _Budget) -> int:
-    return _skip(buf, pos, 1)
+def _check_boolean(_buf: bytes, pos: int, _budget: _Budget) -> int:
+    return pos + 1  # an overrun is caught at the end or by the next read
 
 
 def _check_string(buf: bytes, pos: int, budget: _Budget) -> int:
@@ -118,7 +126,7 @@ def _compile(schema: Any, named: dict[str, Check]) -> Check:
         return _register(schema, named, _enum(len(schema["symbols"])))
     if kind == "fixed":
         size = schema["size"]
-        return _register(schema, named, lambda buf, pos, _budget: _skip(buf, pos, size))
+        return _register(schema, named, lambda _buf, pos, _budget: pos + size)
     if kind in ("array", "map"):
         item = _compile(schema["items" if kind == "array" else "values"], named)
         return _blocks(item, with_key=kind == "map")
@@ -126,9 +134,9 @@ def _compile(schema: Any, named: dict[str, Check]) -> Check:
 
 
 def _primitive(name: str, named: dict[str, Check]) -> Check:
-    if name in _FIXED_WIDTH:
+    if name in _FIXED_WIDTH:  # overruns are caught at the end or by the next read
         width = _FIXED_WIDTH[name]
-        return lambda buf, pos, _budget: _skip(buf, pos, width)
+        return lambda _buf, pos, _budget: pos + width
     simple: dict[str, Check] = {
         "null": _check_null,
         "boolean": _check_boolean,
