@@ -64,7 +64,9 @@ def run() -> None:
         text = {topic: (SCHEMAS / name).read_text() for topic, name in FILES.items()}
         confluent = [(t, framer.encode(t, v, text[t])) for t, v in records]
         ids = {confluent_schema_id(value) for _t, value in confluent}
-        writers = Writers({i: framer.writer(i) or {} for i in ids}, list(readers.values()))
+        # writer schemas parsed apart from the readers, as the consumer holds them
+        local = {topic: load_schema_file(SCHEMAS / name) for topic, name in FILES.items()}
+        writers = Writers({i: framer.writer(i) or {} for i in ids}, list(local.values()))
     finally:
         framer.close()
     framed = {
@@ -84,7 +86,7 @@ def run() -> None:
                 value,
                 framing=framing,
                 writers=writers,
-                raw_writer=readers[topic],
+                raw_writer=local[topic],
                 reader=readers[topic],
                 limits=LIMITS,
             )

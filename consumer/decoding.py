@@ -165,6 +165,24 @@ def _guard(payload: bytes, writer: dict[str, Any], limits: DecodeLimits) -> None
     cached[1](payload, limits)
 
 
+_SAME: dict[tuple[int, int], tuple[dict[str, Any], dict[str, Any], bool]] = {}
+
+
+def _resolving_reader(writer: dict[str, Any], reader: dict[str, Any]) -> dict[str, Any] | None:
+    """``reader``, or None when it equals ``writer`` (fastavro then skips resolution).
+
+    fastavro compares the two schemas deeply on every call; the answer is cached per pair.
+    """
+    key = (id(writer), id(reader))
+    cached = _SAME.get(key)
+    if cached is None or cached[0] is not writer or cached[1] is not reader:
+        if len(_SAME) >= _MAX_GUARDS:
+            _SAME.clear()
+        cached = (writer, reader, writer == reader)
+        _SAME[key] = cached
+    return None if cached[2] else reader
+
+
 def decode_payload(
     payload: bytes,
     writer: dict[str, Any],
@@ -177,7 +195,7 @@ def decode_payload(
     _guard(payload, writer, limits or DecodeLimits())
     stream = io.BytesIO(payload)
     try:
-        record = fastavro.schemaless_reader(stream, writer, reader)
+        record = fastavro.schemaless_reader(stream, writer, _resolving_reader(writer, reader))
     except fastavro.read.SchemaResolutionError as exc:
         raise _resolution_error(exc) from None
     except (EOFError, StopIteration):
