@@ -42,7 +42,8 @@ async def run_consumer(
     """Run one consumer until ``stop`` is set or ``stop_when`` is true; return its counters."""
     bridge = Bridge(asyncio.get_running_loop())
     stats = RunStats()
-    schemas = RegistrySchemaSource(settings.schema_registry)
+    confluent = any(t.framing == "confluent" for t in settings.kafka.topics.values())
+    schemas = RegistrySchemaSource(settings.schema_registry, required=confluent)
     readers = load_reader_schemas(settings.schema_registry.schemas_dir)
     store = dedup or build_dedup(settings, wall_clock)
     sender = CapiSender(settings.meta, settings.pixels)

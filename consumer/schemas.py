@@ -64,10 +64,12 @@ class RegistrySchemaSource:
     Blocking: call from a worker thread (the pipeline does, through the bridge).
     """
 
-    def __init__(self, settings: SchemaRegistrySettings) -> None:
-        if settings.url is None:
+    def __init__(self, settings: SchemaRegistrySettings, *, required: bool = True) -> None:
+        """``required``: some topic uses Confluent framing, so ``url`` must be set. Without a
+        URL (only single-object, raw or auto topics) every Confluent id is unknown."""
+        if settings.url is None and required:
             raise ConfigError("schema_registry.url: required for topics with Confluent framing")
-        self._client = SchemaRegistryClient(_client_conf(settings))
+        self._client = SchemaRegistryClient(_client_conf(settings)) if settings.url else None
         self._cache: dict[int, ParsedSchema] = {}
 
     def cached(self, schema_id: int) -> ParsedSchema | None:
@@ -79,7 +81,7 @@ class RegistrySchemaSource:
         Raises InfrastructureError when the registry cannot be reached (not the record's fault).
         """
         for schema_id in schema_ids:
-            if schema_id in self._cache:
+            if schema_id in self._cache or self._client is None:
                 continue
             try:
                 schema = self._client.get_schema(schema_id)
@@ -94,7 +96,8 @@ class RegistrySchemaSource:
             self._cache[schema_id] = _parse_writer(schema_id, schema.schema_str or "")
 
     def close(self) -> None:
-        self._client.__exit__()  # type: ignore[no-untyped-call]
+        if self._client is not None:
+            self._client.__exit__()  # type: ignore[no-untyped-call]
 
 
 def _parse_writer(schema_id: int, text: str) -> ParsedSchema:
