@@ -54,6 +54,8 @@ def compile_guard(schema: Any) -> Guard:
             end = check(payload, 0, _Budget(limits))
         except IndexError:  # a read past the end: checkers index without bounds checks
             raise _truncated() from None
+        except RecursionError:  # a recursive type nested deeper than Python's stack
+            raise DecodeError("decode.too_deep", "records nested too deeply") from None
         if end > len(payload):
             raise _truncated()
         if end != len(payload):
@@ -120,7 +122,7 @@ def _compile(schema: Any, named: dict[str, Check]) -> Check:
     if isinstance(schema, str):
         return _primitive(schema, named)
     kind = schema["type"]
-    if kind == "record":
+    if kind in ("record", "error"):
         return _record(schema, named)
     if kind == "enum":
         return _register(schema, named, _enum(len(schema["symbols"])))

@@ -209,6 +209,7 @@ def decode_payload(
         UnicodeDecodeError,
         OverflowError,
         MemoryError,
+        RecursionError,
     ) as exc:
         raise DecodeError(
             "decode.corrupt", f"payload is not valid Avro: {type(exc).__name__}"

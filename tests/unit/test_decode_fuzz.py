@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumer.decoding import DecodeLimits, decode_value
+from consumer.decoding import DecodeLimits, decode_payload, decode_value
 from consumer.devstack.framing import encode_single_object
 from consumer.devstack.sample import build_sample
 from consumer.errors import DecodeError
@@ -160,3 +160,34 @@ class TestHostileLengths:
         value = header + zigzag(-3) + zigzag(1_000_000) + b"\x00"
 
         assert "decode.truncated" == decode_bounded(value, NULLS)
+
+    def test_deeply_nested_recursive_record(self) -> None:
+        """100,000 levels of a recursive record is decode.too_deep, not a RecursionError."""
+        node = parse_schema_text(
+            json.dumps(
+                {
+                    "type": "record",
+                    "name": "Node",
+                    "fields": [{"name": "next", "type": ["null", "Node"]}],
+                }
+            )
+        )
+
+        assert "decode.too_deep" == decode_payload_reason(b"\x02" * 100_000 + b"\x00", node)
+
+    def test_error_type_records_are_walked(self) -> None:
+        """Avro ``error`` types are records to the guard too."""
+        error = parse_schema_text(
+            json.dumps({"type": "error", "name": "E", "fields": [{"name": "a", "type": "int"}]})
+        )
+
+        assert {"a": 1} == decode_payload(b"\x02", error, error)
+
+
+def decode_payload_reason(payload: bytes, schema: ParsedSchema) -> str:
+    """The DecodeError reason for ``payload`` under ``schema`` (writer and reader)."""
+    try:
+        decode_payload(payload, schema, schema)
+    except DecodeError as exc:
+        return exc.reason
+    raise AssertionError("decoded")
