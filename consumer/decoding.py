@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import io
 import struct
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import fastavro
@@ -31,6 +32,7 @@ __all__ = [
     "SINGLE_OBJECT_MAGIC",
     "DecodeLimits",
     "Frame",
+    "LocalWriters",
     "WriterSchemas",
     "confluent_schema_id",
     "decode_payload",
@@ -54,6 +56,14 @@ class WriterSchemas(Protocol):
 
     def by_id(self, schema_id: int) -> dict[str, Any] | None: ...
     def by_fingerprint(self, fingerprint: int) -> dict[str, Any] | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LocalWriters:
+    """Writer schemas from local files: single-object fingerprints and raw topics' schemas."""
+
+    fingerprints: Mapping[int, dict[str, Any]] = field(default_factory=dict)
+    raw: Mapping[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

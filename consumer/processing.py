@@ -10,11 +10,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from consumer.decoding import DecodeLimits, decode_value
+from consumer.decoding import DecodeLimits, LocalWriters, decode_value
 from consumer.errors import MappingError, RecordError
 from consumer.mapping import Filtered, map_record
 from consumer.models import CapiEvent, Failure, SourceRecord
-from consumer.schemas import LocalWriters
 from consumer.settings import EventType, Settings, TopicSettings
 from consumer.validation import validate_event
 
@@ -63,18 +62,21 @@ class Processor:
 
     def decode(self, record: SourceRecord) -> tuple[EventType, dict[str, Any]]:
         """The record's event type and its value decoded by its topic's framing and limits."""
-        topic, settings = self.source_topic(record)
+        topic, topic_settings = self.source_topic(record)
+        limits = DecodeLimits(
+            topic_settings.max_message_bytes,
+            topic_settings.max_items,
+            topic_settings.max_string_bytes,
+        )
         decoded = decode_value(
             record.value,
-            framing=settings.framing,
+            framing=topic_settings.framing,
             writers=self,
             raw_writer=self.local.raw.get(topic),
-            reader=self.readers[settings.event_type],
-            limits=DecodeLimits(
-                settings.max_message_bytes, settings.max_items, settings.max_string_bytes
-            ),
+            reader=self.readers[topic_settings.event_type],
+            limits=limits,
         )
-        return settings.event_type, decoded
+        return topic_settings.event_type, decoded
 
     def process(self, record: SourceRecord) -> Result:
         try:

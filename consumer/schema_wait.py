@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 
 import structlog
 
-from consumer.decoding import confluent_schema_id
+from consumer.decoding import CONFLUENT_MAGIC, confluent_schema_id
 from consumer.errors import DecodeError, InfrastructureError, MappingError
 from consumer.models import SourceRecord, TopicPartition
 from consumer.processing import Processor
@@ -113,7 +113,7 @@ class SchemaWait:
         """The Confluent schema id this record needs from the registry, if not cached yet."""
         try:
             _topic, settings = self._processor.source_topic(record)
-            if settings.framing == "auto" and record.value and record.value[0] != 0:
+            if settings.framing == "auto" and record.value and record.value[0] != CONFLUENT_MAGIC:
                 return None
             if settings.framing not in ("confluent", "auto"):
                 return None

@@ -7,8 +7,7 @@ confluent-kafka ``SchemaRegistryClient`` (sync, so it runs on a worker thread) a
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +20,11 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.common._httpx_compat import httpx
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
+from consumer.decoding import LocalWriters
 from consumer.errors import ConfigError, InfrastructureError
 from consumer.settings import EventType, SchemaRegistrySettings, Settings
 
 __all__ = [
-    "LocalWriters",
     "ParsedSchema",
     "RegistrySchemaSource",
     "load_local_writers",
@@ -158,14 +157,6 @@ def load_local_writers(settings: Settings) -> LocalWriters:
         if topic_settings.writer_schema is not None
     }
     return LocalWriters(by_fingerprint, raw)
-
-
-@dataclass(frozen=True, slots=True)
-class LocalWriters:
-    """Writer schemas from local files: single-object fingerprints and raw topics' schemas."""
-
-    fingerprints: Mapping[int, ParsedSchema] = field(default_factory=dict)
-    raw: Mapping[str, ParsedSchema] = field(default_factory=dict)
 
 
 def _apache_avro_fingerprint(text: str) -> int | None:
