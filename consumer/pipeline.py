@@ -177,7 +177,8 @@ class Pipeline:
         positions = self._tracker.positions(tps)
         abandoned = self._tracker.unsettled(tps)
         self._tracker.forget(tps)
-        self._schema_wait.forget(tps)
+        for record in self._schema_wait.forget(tps):  # unsettled: the next owner re-reads it
+            self._in_flight_bytes -= record.size
         self._assigned.difference_update(tps)
         log.info("partitions.revoked", partitions=[f"{t}/{p}" for t, p in tps], abandoned=abandoned)
         return positions

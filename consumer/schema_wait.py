@@ -85,11 +85,10 @@ class SchemaWait:
         self._attempt = 0
         return released
 
-    def forget(self, tps: Collection[TopicPartition]) -> int:
-        """Drop the waiting records of revoked partitions; returns how many were dropped."""
-        kept = [record for record in self._waiting if record.tp not in tps]
-        dropped = len(self._waiting) - len(kept)
-        self._waiting = kept
+    def forget(self, tps: Collection[TopicPartition]) -> list[SourceRecord]:
+        """Drop the waiting records of revoked partitions; returns them."""
+        dropped = [record for record in self._waiting if record.tp in tps]
+        self._waiting = [record for record in self._waiting if record.tp not in tps]
         return dropped
 
     async def _try_fetch(self, ids: set[int | None]) -> bool:

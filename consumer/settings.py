@@ -67,9 +67,7 @@ class TopicSettings(_Frozen):
 
     event_type: EventType
     framing: Framing = "confluent"
-    writer_schema: Path | None = (
-        None  # for framing=raw (and auto's raw fallback): producers' schema
-    )
+    writer_schema: Path | None = None  # framing=raw (and auto's fallback): producers' .avsc
     dlq_topic: str | None = None  # default: "<topic>.dlq"
     # Decode limits: a record over any of them is dead-lettered (decode.oversize, ...).
     max_message_bytes: int = Field(1_048_576, ge=16)
