@@ -17,7 +17,7 @@ from consumer.kafka_stats import KafkaStatus
 from consumer.metrics import Metrics, TimedDedupStore
 from consumer.pipeline import Pipeline, Ticket
 from consumer.processing import Processor
-from consumer.schemas import RegistrySchemaSource, load_reader_schemas
+from consumer.schemas import RegistrySchemaSource, load_local_writers, load_reader_schemas
 from consumer.sender import CapiSender
 from consumer.settings import Settings
 from consumer.source import KafkaSource, consumer_config
@@ -60,7 +60,8 @@ async def run_consumer(
     stats = RunStats()
     metrics = Metrics(stats)
     kafka_status = KafkaStatus()
-    schemas = RegistrySchemaSource(settings.schema_registry)
+    confluent = any(t.framing == "confluent" for t in settings.kafka.topics.values())
+    schemas = RegistrySchemaSource(settings.schema_registry, required=confluent)
     readers = load_reader_schemas(settings.schema_registry.schemas_dir)
     store = TimedDedupStore(dedup or build_dedup(settings, wall_clock), metrics.observe_dedup)
     sender = CapiSender(settings.meta, settings.pixels)
@@ -80,7 +81,9 @@ async def run_consumer(
     pipeline = Pipeline(
         settings=settings,
         source=source,
-        processor=Processor(settings, readers, schemas.cached, wall_clock),
+        processor=Processor(
+            settings, readers, schemas.cached, wall_clock, load_local_writers(settings)
+        ),
         schemas=schemas,
         dedup=store,
         deliverer=Deliverer[Ticket](

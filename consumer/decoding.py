@@ -1,71 +1,213 @@
 """Pure decoding: wire bytes -> record dict, by framing. No Kafka, no HTTP, no asyncio.
 
-Framings (DESIGN.md §2):
-- Confluent wire format: magic byte ``0x00`` + 4-byte big-endian schema id + Avro binary.
-Writer schemas are looked up by the caller-provided function; the record is resolved against
-our reader schema (schema evolution by Avro resolution rules).
+Framings (DESIGN.md §2), configured per topic:
+
+- ``confluent``: magic byte ``0x00`` + 4-byte big-endian schema id + Avro binary; the writer
+  schema comes from the Schema Registry (looked up by the caller-provided source).
+- ``single_object``: ``C3 01`` + 8-byte little-endian CRC-64-AVRO fingerprint of the writer
+  schema's canonical form + Avro binary; writer schemas are found among our local schema files.
+- ``raw``: Avro binary only, written with the topic's configured writer schema.
+- ``auto``: the first bytes decide between the two magic framings; anything else is ``raw`` when
+  the topic has a writer schema, else ``decode.unknown_magic``.
+
+Every record is resolved against our reader schema (schema evolution by Avro resolution rules),
+after a guard walk has checked its lengths and counts against the topic's limits.
 """
 
 from __future__ import annotations
 
 import io
 import struct
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
 
 import fastavro
 
+from consumer.avro_guard import DecodeLimits, Guard, compile_guard
 from consumer.errors import DecodeError
 
-__all__ = ["CONFLUENT_MAGIC", "confluent_schema_id", "decode_confluent", "decode_payload"]
+__all__ = [
+    "CONFLUENT_MAGIC",
+    "SINGLE_OBJECT_MAGIC",
+    "DecodeLimits",
+    "Frame",
+    "LocalWriters",
+    "WriterSchemas",
+    "confluent_schema_id",
+    "decode_payload",
+    "decode_value",
+    "unframe",
+]
 
 CONFLUENT_MAGIC = 0
-_CONFLUENT_HEADER = 5  # magic byte + 4-byte schema id
+SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 
-WriterLookup = Callable[[int], dict[str, Any] | None]
+FrameKind = Literal["confluent", "single_object", "raw"]
+# magic bytes, then the writer schema's key: a big-endian schema id or a little-endian fingerprint
+_LAYOUTS: dict[FrameKind, tuple[bytes, str]] = {
+    "confluent": (bytes([CONFLUENT_MAGIC]), ">I"),
+    "single_object": (SINGLE_OBJECT_MAGIC, "<Q"),
+}
+
+
+class WriterSchemas(Protocol):
+    """Where writer schemas come from: the registry cache by id, local files by fingerprint."""
+
+    def by_id(self, schema_id: int) -> dict[str, Any] | None: ...
+    def by_fingerprint(self, fingerprint: int) -> dict[str, Any] | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LocalWriters:
+    """Writer schemas from local files: single-object fingerprints and raw topics' schemas."""
+
+    fingerprints: Mapping[int, dict[str, Any]] = field(default_factory=dict)
+    raw: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A value split into its framing, the writer schema's key (id or fingerprint) and payload."""
+
+    kind: FrameKind
+    key: int | None
+    payload: bytes
 
 
 def confluent_schema_id(value: bytes | None) -> int:
     """The schema id of a Confluent-framed value, or DecodeError with a reason."""
+    frame = unframe(value, "confluent", has_raw_writer=False)
+    assert frame.key is not None  # noqa: S101  # a confluent frame always has an id
+    return frame.key
+
+
+def unframe(value: bytes | None, framing: str, *, has_raw_writer: bool) -> Frame:
+    """Split ``value`` according to the topic's framing (``auto`` detects it from magic bytes)."""
     if not value:
         raise DecodeError("decode.empty", "record value is empty")
-    if value[0] != CONFLUENT_MAGIC:
-        raise DecodeError("decode.unknown_magic", f"unknown magic byte 0x{value[0]:02x}")
-    if len(value) < _CONFLUENT_HEADER:
+    if framing == "auto":
+        framing = _detect(value, has_raw_writer=has_raw_writer)
+    if framing == "raw":
+        return Frame("raw", None, value)
+    return _split(value, "single_object" if framing == "single_object" else "confluent")
+
+
+def _detect(value: bytes, *, has_raw_writer: bool) -> str:
+    if value[0] == CONFLUENT_MAGIC:
+        return "confluent"
+    if value[:2] == SINGLE_OBJECT_MAGIC:
+        return "single_object"
+    if has_raw_writer:
+        return "raw"
+    raise DecodeError("decode.unknown_magic", f"unknown magic byte 0x{value[0]:02x}")
+
+
+def _split(value: bytes, kind: FrameKind) -> Frame:
+    """Check the magic bytes, then read the schema key that follows them."""
+    magic, key_format = _LAYOUTS[kind]
+    header = len(magic) + struct.calcsize(key_format)
+    if value[: len(magic)] != magic:
+        raise DecodeError("decode.unknown_magic", f"unknown magic 0x{value[: len(magic)].hex()}")
+    if len(value) < header:
         raise DecodeError(
-            "decode.truncated", f"{len(value)} bytes is shorter than the 5-byte header"
+            "decode.truncated", f"{len(value)} bytes is shorter than the {header}-byte header"
         )
-    schema_id: int = struct.unpack(">I", value[1:_CONFLUENT_HEADER])[0]
-    return schema_id
+    key: int = struct.unpack(key_format, value[len(magic) : header])[0]
+    return Frame(kind, key, value[header:])
 
 
-def decode_confluent(
-    value: bytes | None, lookup: WriterLookup, reader: dict[str, Any]
+def decode_value(  # the full decode context, all keyword-only
+    value: bytes | None,
+    *,
+    framing: str,
+    writers: WriterSchemas,
+    raw_writer: dict[str, Any] | None,
+    reader: dict[str, Any],
+    limits: DecodeLimits,
 ) -> dict[str, Any]:
-    """Decode a Confluent-framed Avro value into a dict shaped by ``reader``."""
-    schema_id = confluent_schema_id(value)
-    writer = lookup(schema_id)
+    """Decode a framed value into a dict shaped by ``reader``; every failure a DecodeError."""
+    if value is not None and len(value) > limits.max_message_bytes:
+        raise DecodeError(
+            "decode.oversize", f"{len(value)} bytes is over the {limits.max_message_bytes} limit"
+        )
+    frame = unframe(value, framing, has_raw_writer=raw_writer is not None)
+    writer = _writer_of(frame, writers, raw_writer)
+    return decode_payload(frame.payload, writer, reader, limits)
+
+
+def _writer_of(
+    frame: Frame, writers: WriterSchemas, raw_writer: dict[str, Any] | None
+) -> dict[str, Any]:
+    if frame.kind == "raw":
+        if raw_writer is None:
+            raise DecodeError("decode.no_writer_schema", "raw framing needs a writer schema")
+        return raw_writer
+    assert frame.key is not None  # noqa: S101  # magic framings always carry a key
+    if frame.kind == "confluent":
+        writer = writers.by_id(frame.key)
+        if writer is None:
+            raise DecodeError(
+                "decode.unknown_schema_id", f"schema id {frame.key} is not in the registry"
+            )
+        return writer
+    writer = writers.by_fingerprint(frame.key)
     if writer is None:
         raise DecodeError(
-            "decode.unknown_schema_id", f"schema id {schema_id} is not in the registry"
+            "decode.unknown_fingerprint",
+            f"no local schema has fingerprint {frame.key.to_bytes(8, 'little').hex()}",
         )
-    assert value is not None  # checked by confluent_schema_id  # noqa: S101
-    return decode_payload(value[_CONFLUENT_HEADER:], writer, reader)
+    return writer
+
+
+_GUARDS: dict[int, tuple[dict[str, Any], Guard]] = {}  # by id(writer); holds the writer alive
+_MAX_GUARDS = 1024
+
+
+def _guard(payload: bytes, writer: dict[str, Any], limits: DecodeLimits) -> None:
+    """Check lengths and counts before fastavro allocates anything (see avro_guard)."""
+    cached = _GUARDS.get(id(writer))
+    if cached is None or cached[0] is not writer:
+        if len(_GUARDS) >= _MAX_GUARDS:
+            _GUARDS.clear()
+        cached = (writer, compile_guard(writer))
+        _GUARDS[id(writer)] = cached
+    cached[1](payload, limits)
+
+
+_SAME: dict[tuple[int, int], tuple[dict[str, Any], dict[str, Any], bool]] = {}
+
+
+def _resolving_reader(writer: dict[str, Any], reader: dict[str, Any]) -> dict[str, Any] | None:
+    """``reader``, or None when it equals ``writer`` (fastavro then skips resolution).
+
+    fastavro compares the two schemas deeply on every call; the answer is cached per pair.
+    """
+    key = (id(writer), id(reader))
+    cached = _SAME.get(key)
+    if cached is None or cached[0] is not writer or cached[1] is not reader:
+        if len(_SAME) >= _MAX_GUARDS:
+            _SAME.clear()
+        cached = (writer, reader, writer == reader)
+        _SAME[key] = cached
+    return None if cached[2] else reader
 
 
 def decode_payload(
-    payload: bytes, writer: dict[str, Any], reader: dict[str, Any]
+    payload: bytes,
+    writer: dict[str, Any],
+    reader: dict[str, Any],
+    limits: DecodeLimits | None = None,
 ) -> dict[str, Any]:
     """Avro binary -> dict, resolving ``writer`` against ``reader``; every failure a DecodeError."""
     if "__unparseable__" in writer:
         raise DecodeError("decode.bad_writer_schema", "the writer schema cannot be parsed")
+    _guard(payload, writer, limits or DecodeLimits())
     stream = io.BytesIO(payload)
     try:
-        record = fastavro.schemaless_reader(stream, writer, reader)
+        record = fastavro.schemaless_reader(stream, writer, _resolving_reader(writer, reader))
     except fastavro.read.SchemaResolutionError as exc:
-        raise DecodeError(
-            "decode.incompatible_schema", f"writer schema cannot be read as ours: {exc}"
-        ) from None
+        raise _resolution_error(exc) from None
     except (EOFError, StopIteration):
         raise DecodeError("decode.truncated", "payload ends before the record does") from None
     except (
@@ -73,17 +215,30 @@ def decode_payload(
         TypeError,
         IndexError,
         KeyError,
+        AttributeError,
         UnicodeDecodeError,
         OverflowError,
         MemoryError,
+        RecursionError,
     ) as exc:
         raise DecodeError(
             "decode.corrupt", f"payload is not valid Avro: {type(exc).__name__}"
         ) from None
-    if stream.tell() != len(payload):
-        raise DecodeError(
-            "decode.corrupt", f"{len(payload) - stream.tell()} trailing bytes after the record"
-        )
     if not isinstance(record, dict):
         raise DecodeError("decode.corrupt", "payload is not an Avro record")
     return record
+
+
+def _resolution_error(exc: Exception) -> DecodeError:
+    """fastavro raises one error type for both; tell the schema's fault from the record's.
+
+    "<x> not found in <y>" is data-dependent: this record took a union branch or an enum symbol
+    our reader lacks (other records of the same writer schema decode). Anything else (a reader
+    field with no default, a type that cannot be promoted) fails every record of the writer.
+    """
+    text = str(exc)
+    if " not found in " in text:
+        return DecodeError("decode.reader_mismatch", f"record does not fit our schema: {text}")
+    return DecodeError(
+        "decode.incompatible_schema", f"writer schema cannot be read as ours: {text}"
+    )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from consumer.decoding import confluent_schema_id, decode_confluent
+from consumer.decoding import confluent_schema_id
 from consumer.dlq_view import DlqEntry
 from consumer.errors import DecodeError, RecordError
 from consumer.mapping import map_record
@@ -103,9 +103,7 @@ class PayloadInspector:
         schema_id = schema_id_of(entry)
         if schema_id is not None:
             self.fetch([schema_id])
-        kind = self.processor.event_type(record)
-        reader = self.processor.readers[kind]
-        return decode_confluent(record.value, self.processor.writer_lookup, reader)
+        return self.processor.decode(record)[1]
 
     def event_clock(self, entry: DlqEntry) -> EventClock | None:
         """Event time and action source, or None when the value cannot be decoded and mapped."""

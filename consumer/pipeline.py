@@ -10,6 +10,8 @@ thread); everything else here is loop-owned state. Guarantees (DESIGN.md §1):
    acknowledged by the DLQ broker, then their claims are released, then they settle.
 4. Above the in-flight budget (events or bytes) every assigned partition is paused; polling
    continues, so the group membership holds.
+5. While the schema registry is unreachable, records needing an uncached schema wait (see
+   ``schema_wait``) and the rest flow; the loop keeps polling, pausing when too many wait.
 """
 
 from __future__ import annotations
@@ -25,16 +27,16 @@ import structlog
 
 from consumer.batching import Batch, Batcher
 from consumer.bridge import Bridge
-from consumer.decoding import confluent_schema_id
 from consumer.dedup import Claim, DedupStore, Verdict, dedup_key, owner_of
 from consumer.delivery import Deliverer
 from consumer.dlq import DeadLetter
-from consumer.errors import ConsumerError, DecodeError
+from consumer.errors import ConsumerError
 from consumer.mapping import Filtered
 from consumer.models import CapiEvent, Failure, Outcome, SourceRecord, TopicPartition
 from consumer.offsets import OffsetTracker
 from consumer.processing import Processor
 from consumer.retry import Backoff
+from consumer.schema_wait import SchemaWait
 from consumer.settings import Settings
 from consumer.stats import RunStats
 
@@ -115,6 +117,12 @@ class Pipeline:
         self.assignment_received = False
         self._fatal: BaseException | None = None
         self._held: list[SourceRecord] = []
+        self._schema_wait = SchemaWait(
+            processor,
+            lambda ids: bridge.blocking(schemas.fetch, ids),
+            settings.schema_registry.max_awaiting_records,
+            clock,
+        )
 
     # ----------------------------------------------------------------- the loop
 
@@ -134,6 +142,7 @@ class Pipeline:
             if records:
                 self.last_record_at = self._clock()
                 await self._ingest(records)
+            await self._process(await self._schema_wait.retry_if_due())
             self._flush(self._batcher.due())
             await self._apply_pause()
             await self._maybe_commit()
@@ -188,6 +197,7 @@ class Pipeline:
         positions = self._tracker.positions(tps)
         abandoned = self._tracker.unsettled(tps)
         self._tracker.forget(tps)
+        self._schema_wait.forget(tps)  # unsettled: the next owner re-reads them
         self._assigned.difference_update(tps)
         log.info("partitions.revoked", partitions=[f"{t}/{p}" for t, p in tps], abandoned=abandoned)
         return positions
@@ -199,7 +209,9 @@ class Pipeline:
         self.stats.consumed += len(records)
         for record in records:
             self._tracker.add(record.tp, record.offset, record.size)
-        await self._ensure_writer_schemas(records)
+        await self._process(await self._schema_wait.admit(records))
+
+    async def _process(self, records: list[SourceRecord]) -> None:
         events: list[tuple[SourceRecord, CapiEvent]] = []
         letters: list[DeadLetter] = []
         for record in self._still_assigned(records):
@@ -222,19 +234,6 @@ class Pipeline:
     def _still_assigned(self, records: list[SourceRecord]) -> list[SourceRecord]:
         """Records whose partition is still ours (a wait may have let a rebalance revoke it)."""
         return [record for record in records if record.tp in self._assigned]
-
-    async def _ensure_writer_schemas(self, records: list[SourceRecord]) -> None:
-        ids = set()
-        for record in records:
-            try:
-                ids.add(confluent_schema_id(record.value))
-            except DecodeError:
-                continue  # processing turns it into a dead letter with the reason
-        if ids:
-            fetch = self._schemas.fetch
-            await self._until_ok(
-                "registry", self._bridge.blocking, fetch, sorted(ids), keepalive=True
-            )
 
     async def _claim_and_batch(self, events: list[tuple[SourceRecord, CapiEvent]]) -> None:
         claims = [
@@ -356,6 +355,10 @@ class Pipeline:
     async def _apply_pause(self) -> None:
         delivery = self._settings.delivery
         events, size = self._tracker.unsettled(), self._tracker.unsettled_bytes()
+        if self._schema_wait.full:
+            self._pause_reasons.add("registry")
+        else:
+            self._pause_reasons.discard("registry")
         if events >= delivery.max_in_flight_events or size >= delivery.max_in_flight_bytes:
             self._pause_reasons.add("backpressure")
         elif (

@@ -7,34 +7,36 @@ with a machine-readable reason; only infrastructure faults propagate.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from consumer.decoding import WriterLookup, decode_confluent
+from consumer.decoding import DecodeLimits, LocalWriters, decode_value
 from consumer.errors import MappingError, RecordError
 from consumer.mapping import Filtered, map_record
 from consumer.models import CapiEvent, Failure, SourceRecord
-from consumer.settings import EventType, Settings
+from consumer.settings import EventType, Settings, TopicSettings
 from consumer.validation import validate_event
 
-__all__ = ["SOURCE_TOPIC_HEADER", "Processor", "Result"]
+__all__ = ["SOURCE_TOPIC_HEADER", "Processor", "Result", "WriterLookup"]
 
 SOURCE_TOPIC_HEADER = "capi.dlq.source_topic"  # set on DLQ records; replays keep it
 
 Result = CapiEvent | Filtered | Failure
+WriterLookup = Callable[[int], dict[str, Any] | None]
 
 
 @dataclass(frozen=True, slots=True)
 class Processor:
-    """Everything pure processing needs: settings, our reader schemas, a writer-schema lookup."""
+    """Everything pure processing needs: settings, reader schemas, where writer schemas are."""
 
     settings: Settings
     readers: Mapping[EventType, dict[str, Any]]
-    writer_lookup: WriterLookup
+    writer_lookup: WriterLookup  # Confluent schema id -> cached registry schema
     clock: Callable[[], float]
+    local: LocalWriters = field(default_factory=LocalWriters)
 
-    def event_type(self, record: SourceRecord) -> EventType:
-        """The topic's event type; a replayed record carries its original topic in a header."""
+    def source_topic(self, record: SourceRecord) -> tuple[str, TopicSettings]:
+        """The topic whose settings apply; a replayed record carries its original topic."""
         topic = record.topic
         if topic == self.settings.kafka.retry_topic:
             source = record.header(SOURCE_TOPIC_HEADER)
@@ -44,13 +46,42 @@ class Processor:
             raise MappingError(
                 "mapping.unknown_source_topic", f"no event type configured for topic {topic}"
             )
-        return topic_settings.event_type
+        return topic, topic_settings
+
+    def event_type(self, record: SourceRecord) -> EventType:
+        """The topic's event type; a replayed record carries its original topic in a header."""
+        return self.source_topic(record)[1].event_type
+
+    def by_id(self, schema_id: int) -> dict[str, Any] | None:
+        """The registry schema cached for ``schema_id`` (WriterSchemas protocol)."""
+        return self.writer_lookup(schema_id)
+
+    def by_fingerprint(self, fingerprint: int) -> dict[str, Any] | None:
+        """The local schema with this CRC-64-AVRO fingerprint (WriterSchemas protocol)."""
+        return self.local.fingerprints.get(fingerprint)
+
+    def decode(self, record: SourceRecord) -> tuple[EventType, dict[str, Any]]:
+        """The record's event type and its value decoded by its topic's framing and limits."""
+        topic, topic_settings = self.source_topic(record)
+        limits = DecodeLimits(
+            topic_settings.max_message_bytes,
+            topic_settings.max_items,
+            topic_settings.max_string_bytes,
+        )
+        decoded = decode_value(
+            record.value,
+            framing=topic_settings.framing,
+            writers=self,
+            raw_writer=self.local.raw.get(topic),
+            reader=self.readers[topic_settings.event_type],
+            limits=limits,
+        )
+        return topic_settings.event_type, decoded
 
     def process(self, record: SourceRecord) -> Result:
         mapped: CapiEvent | Filtered | None = None
         try:
-            kind = self.event_type(record)
-            decoded = decode_confluent(record.value, self.writer_lookup, self.readers[kind])
+            kind, decoded = self.decode(record)
             mapped = map_record(kind, decoded, self.settings)
             if isinstance(mapped, CapiEvent):
                 validate_event(mapped, self.clock(), self.settings.mapping.future_skew_s)

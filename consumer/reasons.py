@@ -74,6 +74,36 @@ REASONS: dict[str, ReasonInfo] = {
         "Find out why the producer sends such records; raise the limit only if they are legitimate, then replay.",
         True,
     ),
+    "decode.too_many_items": ReasonInfo(
+        "An array or map in the record has more items than the topic's max_items.",
+        "Find out why the producer sends such records; raise max_items only if they are legitimate, then replay.",
+        True,
+    ),
+    "decode.string_too_long": ReasonInfo(
+        "A string or bytes field is longer than the topic's max_string_bytes.",
+        "Find out why the producer sends such records; raise max_string_bytes only if legitimate, then replay.",
+        True,
+    ),
+    "decode.too_deep": ReasonInfo(
+        "The record nests deeper than any of our schemas allows (a corrupt or hostile payload).",
+        _FIX_PRODUCER,
+        False,
+    ),
+    "decode.unknown_fingerprint": ReasonInfo(
+        "A single-object encoded value names a schema fingerprint we do not have.",
+        "Add the producer's schema file to schema_registry.extra_schema_files, deploy, then replay.",
+        True,
+    ),
+    "decode.no_writer_schema": ReasonInfo(
+        "A raw Avro value arrived on a topic without a configured writer_schema.",
+        "Set kafka.topics.<topic>.writer_schema (or the right framing), deploy, then replay.",
+        True,
+    ),
+    "decode.reader_mismatch": ReasonInfo(
+        "This record uses a union branch or enum symbol our reader schema lacks (and no default).",
+        "Evolve schemas/ (add the symbol or a default) with the producer, deploy, then replay.",
+        True,
+    ),
     # map stage
     "mapping.unknown_source_topic": ReasonInfo(
         "No event type is configured for the record's (original) topic.", _FIX_CONFIG, True

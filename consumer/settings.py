@@ -69,8 +69,18 @@ class TopicSettings(_Frozen):
 
     event_type: EventType
     framing: Framing = "confluent"
-    writer_schema: Path | None = None  # for framing=raw: the producers' schema file
+    writer_schema: Path | None = None  # framing=raw (and auto's fallback): producers' .avsc
     dlq_topic: str | None = None  # default: "<topic>.dlq"
+    # Decode limits: a record over any of them is dead-lettered (decode.oversize, ...).
+    max_message_bytes: int = Field(1_048_576, ge=16)
+    max_items: int = Field(10_000, ge=1)  # array and map items in one record, all arrays together
+    max_string_bytes: int = Field(65_536, ge=1)  # one string or bytes field
+
+    @model_validator(mode="after")
+    def _raw_needs_writer(self) -> TopicSettings:
+        if self.framing == "raw" and self.writer_schema is None:
+            raise ValueError("framing raw needs writer_schema (the producers' .avsc file)")
+        return self
 
 
 class KafkaSettings(_Frozen):
@@ -124,7 +134,9 @@ class SchemaRegistrySettings(_Frozen):
     ssl_certificate_location: Path | None = None
     ssl_key_location: Path | None = None
     schemas_dir: Path = _REPO_SCHEMAS
-    extra_schema_files: tuple[Path, ...] = ()
+    extra_schema_files: tuple[Path, ...] = ()  # more writer schemas for single-object framing
+    # Records waiting for an uncached schema while the registry is down; at this many, pause.
+    max_awaiting_records: int = Field(5_000, ge=1)
 
 
 class PixelSettings(_Frozen):

@@ -1,0 +1,70 @@
+"""Processor dispatch: each topic's framing, writer schema and limits apply, replays included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from consumer.decoding import LocalWriters
+from consumer.devstack.framing import encode_raw, encode_single_object
+from consumer.models import Failure, SourceRecord
+from consumer.processing import SOURCE_TOPIC_HEADER, Processor
+from consumer.schemas import load_schema_file, schema_fingerprint
+from tests.fixtures.factories import make_order, make_settings
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+ORDER = load_schema_file(SCHEMAS / "order_event.avsc")
+SETTINGS = make_settings(
+    kafka={
+        "topics": {
+            "so": {"event_type": "order", "framing": "single_object"},
+            "raw": {
+                "event_type": "order",
+                "framing": "raw",
+                "writer_schema": SCHEMAS / "order_event.avsc",
+                "max_message_bytes": 64,
+            },
+        }
+    }
+)
+PROCESSOR = Processor(
+    SETTINGS,
+    {"order": ORDER},
+    lambda _id: None,
+    lambda: 0.0,
+    LocalWriters({schema_fingerprint(ORDER): ORDER}, {"raw": ORDER}),
+)
+
+
+def record(
+    topic: str, value: bytes, headers: tuple[tuple[str, bytes | None], ...] = ()
+) -> SourceRecord:
+    """A consumed record at offset 0."""
+    return SourceRecord(topic, 0, 0, None, value, headers)
+
+
+class TestProcessorDecode:
+    def test_single_object_topic(self) -> None:
+        """A single-object topic decodes by fingerprint."""
+        order = make_order()
+
+        assert ("order", order) == PROCESSOR.decode(
+            record("so", encode_single_object(order, ORDER))
+        )
+
+    def test_replay_uses_the_original_topic_framing(self) -> None:
+        """A replayed record on the retry topic is decoded with its source topic's framing."""
+        order = make_order()
+        replay = record(
+            SETTINGS.kafka.retry_topic,
+            encode_single_object(order, ORDER),
+            ((SOURCE_TOPIC_HEADER, b"so"),),
+        )
+
+        assert ("order", order) == PROCESSOR.decode(replay)
+
+    def test_topic_limits_apply(self) -> None:
+        """The raw topic's 64-byte limit dead-letters a larger record as decode.oversize."""
+        result = PROCESSOR.process(record("raw", encode_raw(make_order(), ORDER)))
+
+        assert isinstance(result, Failure)
+        assert ("decode.oversize", "decode") == (result.reason, result.stage)
