@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -122,7 +121,7 @@ class TestRestart:
             await store.claim(batch)
             await store.confirm(batch)
         await store.close()
-        log_size = os.path.getsize(tmp_path / "dedup.log")
+        log_size = (tmp_path / "dedup.log").stat().st_size
         written = 6000 * 28  # a claim and a confirm image per key
 
         reopened = open_store(tmp_path)
