@@ -288,6 +288,7 @@ class Pipeline:
                     raise
                 attempt += 1
                 self._pause_reasons.add(what)
+                await self._apply_pause()  # pause now: the run loop may be waiting on this call
                 log.warning(
                     "infrastructure.unavailable", dependency=what, attempt=attempt, error=str(exc)
                 )

@@ -209,24 +209,24 @@ def _browser(rng: random.Random, occurred: dt.datetime) -> dict[str, Any]:
 
 def produce_sample(bootstrap: str, registry_url: str, records: list[SampleRecord]) -> None:
     """Serialize with the real AvroSerializer (schemas auto-registered) and produce; wait for acks."""
-    client = SchemaRegistryClient({"url": registry_url})
-    serializers = {
-        topic: AvroSerializer(
-            client, (_SCHEMAS / name).read_text(), conf={"auto.register.schemas": True}
-        )
-        for topic, name in (("orders", "order_event.avsc"), ("leads", "lead_event.avsc"))
-    }
-    producer = Producer(
-        {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 10}
-    )
-    for record in records:
-        value = record.value
-        if not isinstance(value, bytes):
-            value = serializers[record.topic](
-                value, SerializationContext(record.topic, MessageField.VALUE)
+    with SchemaRegistryClient({"url": registry_url}) as client:  # closes its HTTP sessions
+        serializers = {
+            topic: AvroSerializer(
+                client, (_SCHEMAS / name).read_text(), conf={"auto.register.schemas": True}
             )
-        producer.produce(record.topic, key=record.key.encode(), value=value)
-        producer.poll(0)
+            for topic, name in (("orders", "order_event.avsc"), ("leads", "lead_event.avsc"))
+        }
+        producer = Producer(
+            {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 10}
+        )
+        for record in records:
+            value = record.value
+            if not isinstance(value, bytes):
+                value = serializers[record.topic](
+                    value, SerializationContext(record.topic, MessageField.VALUE)
+                )
+            producer.produce(record.topic, key=record.key.encode(), value=value)
+            producer.poll(0)
     remaining = producer.flush(30)
     if remaining:
         raise RuntimeError(f"{remaining} sample records were not acknowledged")
