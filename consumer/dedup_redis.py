@@ -3,7 +3,8 @@
 With several pods, a rebalance moves a partition to another pod; a shared store keeps the
 window (and the pending claims of in-flight records) across that move. Each batch operation is
 one ``EVALSHA`` of a server-side Lua script, so a whole batch is claimed atomically in one round
-trip. Keys and values are compact binary:
+trip; the batch's keys and owners travel as two packed blobs (16 and 8 bytes per key), not as
+thousands of arguments. Keys and values are compact binary:
 
 - key: ``<prefix><16-byte digest>``
 - value: ``<8-byte owner digest, zeros when delivered><expires, ms, decimal>``
@@ -11,7 +12,7 @@ trip. Keys and values are compact binary:
 The scripts compare ``expires`` with the caller's clock (so the window follows the injected
 clock like the embedded store does) and set a Redis TTL (``PX``) for the same span, so Redis
 removes expired keys by itself. Scripts are for a single Redis (or a Sentinel-managed primary):
-the keys of one batch would cross slots in Redis Cluster.
+they build their keys from the blob (undeclared keys), and a batch would cross Cluster slots.
 
 Connection loss, timeouts and a loading or read-only server become
 :class:`~consumer.errors.InfrastructureError` (retriable): the pipeline then pauses consumption,
@@ -37,41 +38,49 @@ __all__ = ["RedisDedupStore"]
 _TIMEOUT_S = 5.0  # per command; a claim script over 1000 keys takes about a millisecond
 _CLIENT_RETRIES = 2  # quick reconnects inside the client; longer outages go to the pipeline
 
-# KEYS: keys. ARGV: now_ms, pending_ttl_ms, owner per key. Returns '1' (proceed) / '0' per key.
+# Arguments are packed blobs, not one argument per key: encoding 2000 arguments per batch in
+# the client costs more than the whole script on the server. ARGV: prefix, 16-byte keys, then:
+
+# claim: now_ms, pending_ttl_ms, 8-byte owners. '1' (proceed) / '0' (duplicate) per key.
+# The common case (absent) is a single SET NX GET.
 _CLAIM = """
-local now = tonumber(ARGV[1])
-local ttl = tonumber(ARGV[2])
-local expires = string.format('%d', now + ttl)
+local prefix, keys, now, ttl, owners = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local expires = string.format('%d', now + tonumber(ttl))
 local out = {}
-for i, key in ipairs(KEYS) do
-  local owner = ARGV[i + 2]
-  local value = redis.call('GET', key)
-  if value and tonumber(string.sub(value, 9)) > now and string.sub(value, 1, 8) ~= owner then
-    out[i] = '0'
-  else
+for i = 1, #keys / 16 do
+  local key = prefix .. string.sub(keys, i * 16 - 15, i * 16)
+  local owner = string.sub(owners, i * 8 - 7, i * 8)
+  local old = redis.call('SET', key, owner .. expires, 'NX', 'GET', 'PX', ttl)
+  if not old then
+    out[i] = '1'
+  elseif string.sub(old, 1, 8) == owner or tonumber(string.sub(old, 9)) <= now then
     redis.call('SET', key, owner .. expires, 'PX', ttl)
     out[i] = '1'
+  else
+    out[i] = '0'
   end
 end
 return table.concat(out)
 """
 
-# KEYS: keys. ARGV: now_ms, window_ms. Every key becomes delivered for the window.
+# confirm: now_ms, window_ms. Every key becomes delivered (owner of zeros) for the window.
 _CONFIRM = """
-local ttl = tonumber(ARGV[2])
-local value = string.rep('\\0', 8) .. string.format('%d', tonumber(ARGV[1]) + ttl)
-for _, key in ipairs(KEYS) do
-  redis.call('SET', key, value, 'PX', ttl)
+local prefix, keys, ttl = ARGV[1], ARGV[2], ARGV[4]
+local value = string.rep('\\0', 8) .. string.format('%d', tonumber(ARGV[3]) + tonumber(ttl))
+for i = 1, #keys / 16 do
+  redis.call('SET', prefix .. string.sub(keys, i * 16 - 15, i * 16), value, 'PX', ttl)
 end
-return #KEYS
+return #keys / 16
 """
 
-# KEYS: keys. ARGV: owner per key. Deletes only claims still pending for that owner.
+# release: 8-byte owners. Deletes only claims still pending for that owner.
 _RELEASE = """
+local prefix, keys, owners = ARGV[1], ARGV[2], ARGV[3]
 local released = 0
-for i, key in ipairs(KEYS) do
+for i = 1, #keys / 16 do
+  local key = prefix .. string.sub(keys, i * 16 - 15, i * 16)
   local value = redis.call('GET', key)
-  if value and string.sub(value, 1, 8) == ARGV[i] then
+  if value and string.sub(value, 1, 8) == string.sub(owners, i * 8 - 7, i * 8) then
     redis.call('DEL', key)
     released = released + 1
   end
@@ -111,33 +120,31 @@ class RedisDedupStore:
     async def claim(self, claims: Sequence[Claim]) -> list[Verdict]:
         if not claims:
             return []
-        args: list[int | bytes] = [self._now_ms(), self._pending_ttl_ms]
-        args += [owner_digest(claim.owner) for claim in claims]
-        answer = await self._call(self._claim, self._keys(claims), args)
+        owners = b"".join([owner_digest(claim.owner) for claim in claims])
+        args = [self._now_ms(), self._pending_ttl_ms, owners]
+        answer = await self._call(self._claim, claims, args)
         return [Verdict.PROCEED if flag == 0x31 else Verdict.DUPLICATE for flag in answer]
 
     async def confirm(self, claims: Sequence[Claim]) -> None:
         if claims:
-            await self._call(self._confirm, self._keys(claims), [self._now_ms(), self._window_ms])
+            await self._call(self._confirm, claims, [self._now_ms(), self._window_ms])
 
     async def release(self, claims: Sequence[Claim]) -> None:
         if claims:
-            owners = [owner_digest(claim.owner) for claim in claims]
-            await self._call(self._release, self._keys(claims), owners)
+            owners = b"".join([owner_digest(claim.owner) for claim in claims])
+            await self._call(self._release, claims, [owners])
 
     async def close(self) -> None:
         """Close the connection pool (Redis keeps the data)."""
         await self._client.aclose()
 
-    def _keys(self, claims: Sequence[Claim]) -> list[bytes]:
-        prefix = self._prefix
-        return [prefix + claim.key for claim in claims]
-
     def _now_ms(self) -> int:
         return math.floor(self._clock() * 1000)
 
-    async def _call(self, script: Any, keys: list[bytes], args: list[Any]) -> Any:
+    async def _call(self, script: Any, claims: Sequence[Claim], args: list[Any]) -> Any:
+        """Run ``script`` with the prefix and the packed keys first; wrap Redis errors."""
+        keys = b"".join([claim.key for claim in claims])
         try:
-            return await script(keys=keys, args=args)
+            return await script(args=[self._prefix, keys, *args])
         except (RedisError, OSError) as exc:
             raise InfrastructureError(f"dedup store (redis): {type(exc).__name__}: {exc}") from exc
