@@ -109,14 +109,18 @@ class TestRedisOutage:
 
 
 def _start_runner(env: dict[str, str], out: Path) -> subprocess.Popen[bytes]:
-    """One consumer process (tests.integration.dedup_runner) writing its stats to ``out``."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.dedup_runner", str(out)],
-        cwd=_REPO,
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    """One consumer process (tests.integration.dedup_runner) writing its stats to ``out``.
+
+    Its log goes to ``out`` with a ``.log`` suffix (kept in the test's tmp_path for a post-mortem).
+    """
+    with out.with_suffix(".log").open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.integration.dedup_runner", str(out)],
+            cwd=_REPO,
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
