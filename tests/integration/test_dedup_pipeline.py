@@ -106,6 +106,7 @@ class TestRedisOutage:
         assert len(first.sent) == received_during
         assert (expected.sent, {1}) == (set(counts), set(counts.values()))
         assert dict(expected.outcomes) == dict(stats.outcomes)
+        assert expected.outcomes["duplicate"] == sum(stats.duplicates_per_event.values())
 
 
 def _start_runner(env: dict[str, str], out: Path) -> subprocess.Popen[bytes]:
