@@ -288,7 +288,11 @@ class Pipeline:
                     raise
                 attempt += 1
                 self._pause_reasons.add(what)
-                await self._apply_pause()  # pause now: the run loop may be waiting on this call
+                if asyncio.current_task() not in self._tasks:
+                    # The run loop itself is waiting on this call, so pause now. (Delivery tasks
+                    # leave it to the loop, which keeps polling: the consumer thread may be in a
+                    # rebalance callback waiting for them.)
+                    await self._apply_pause()
                 log.warning(
                     "infrastructure.unavailable", dependency=what, attempt=attempt, error=str(exc)
                 )
