@@ -20,6 +20,7 @@ Storage, and why (README "Dedup window"):
 
 from __future__ import annotations
 
+import fcntl
 import math
 import os
 import struct
@@ -67,6 +68,7 @@ class EmbeddedDedupStore:
         self._bucket_s = max(1, int(window_s // _BUCKETS_PER_WINDOW))
         self._compact_min_bytes = compact_min_bytes
         self._dir.mkdir(parents=True, exist_ok=True)
+        self._lock = _lock_directory(self._dir)
         self._generation, self._table = self._load_snapshot(capacity)
         self._log_bytes = self._replay_log()
         self._fd = os.open(self._log_path, os.O_WRONLY | os.O_APPEND)
@@ -111,6 +113,7 @@ class EmbeddedDedupStore:
         if self._fd >= 0:
             os.fsync(self._fd)
             os.close(self._fd)
+            os.close(self._lock)  # releases the directory lock
             self._fd = -1
 
     def _now(self) -> int:
@@ -198,6 +201,20 @@ def _apply_frames(table: CompactTable, data: bytes, start: int) -> int:
             table.apply(payload[begin : begin + SLOT_BYTES])
         offset += _FRAME.size + length
     return offset
+
+
+def _lock_directory(directory: Path) -> int:
+    """Hold an exclusive lock on ``directory`` (two writers would corrupt the log); its fd."""
+    fd = os.open(directory / "LOCK", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        raise InfrastructureError(
+            f"dedup directory {directory} is in use by another consumer; "
+            "give each replica its own dedup.path, or use the redis backend"
+        ) from exc
+    return fd
 
 
 def _write_atomically(path: Path, *parts: bytes | memoryview) -> None:

@@ -7,8 +7,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from consumer.dedup import Claim, Verdict, dedup_key, owner_of
 from consumer.dedup_embedded import EmbeddedDedupStore
+from consumer.errors import InfrastructureError
 
 WINDOW_S = 48 * 3600
 START = 1_800_000_000.0
@@ -48,6 +51,17 @@ def run_in_child(path: Path, script: str) -> int:
         check=False,
     )
     return done.returncode
+
+
+class TestLock:
+    async def test_a_second_store_on_the_same_directory_is_refused(self, tmp_path: Path) -> None:
+        """Two writers on one directory would corrupt the log, so the second open fails."""
+        store = open_store(tmp_path)
+        with pytest.raises(InfrastructureError, match="in use by another consumer"):
+            open_store(tmp_path)
+        await store.close()
+        reopened = open_store(tmp_path)  # free again once closed
+        await reopened.close()
 
 
 class TestRestart:
