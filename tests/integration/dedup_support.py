@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from consumer.devstack.broker import create_topics
-from consumer.devstack.sample import DEMO_PIXELS, SampleRecord, build_sample, produce_sample
+from consumer.devstack.sample import DEMO_PIXELS, SampleRecord, produce_sample
 
 __all__ = [
     "CONFIG",
@@ -61,11 +61,6 @@ def produce(bootstrap: str, registry_url: str, records: list[SampleRecord]) -> N
     """Create the topics (idempotent) and produce ``records``."""
     create_topics(bootstrap, TOPICS)
     produce_sample(bootstrap, registry_url, records)
-
-
-def sample(orders: int, leads: int, seed: int) -> list[SampleRecord]:
-    """The seeded demo sample."""
-    return build_sample(orders, leads, seed)
 
 
 def received_counts(events: list[dict[str, object]]) -> Counter[tuple[str, str, str]]:
