@@ -10,6 +10,8 @@ import structlog
 
 from consumer.bridge import Bridge
 from consumer.dedup import DedupStore, MemoryDedupStore
+from consumer.dedup_embedded import EmbeddedDedupStore
+from consumer.dedup_redis import RedisDedupStore
 from consumer.delivery import Deliverer
 from consumer.dlq import DeadLetterWriter
 from consumer.health import HealthServer, probes_for
@@ -30,8 +32,22 @@ log = structlog.get_logger("consumer.app")
 
 
 def build_dedup(settings: Settings, clock: Callable[[], float] = time.time) -> DedupStore:
-    """The configured dedup backend."""
+    """The configured dedup backend: ``embedded`` (default), ``redis`` or ``memory``."""
     dedup = settings.dedup
+    if dedup.backend == "embedded":
+        return EmbeddedDedupStore(
+            dedup.path, dedup.window_s, dedup.pending_ttl_s, clock, capacity=dedup.expected_keys
+        )
+    if dedup.backend == "redis" and dedup.redis_url is not None:
+        password = dedup.redis_password.get_secret_value() if dedup.redis_password else None
+        return RedisDedupStore(
+            dedup.redis_url,
+            dedup.window_s,
+            dedup.pending_ttl_s,
+            clock,
+            password=password,
+            prefix=dedup.redis_prefix,
+        )
     return MemoryDedupStore(dedup.window_s, dedup.pending_ttl_s, clock)
 
 

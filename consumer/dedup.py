@@ -34,10 +34,12 @@ __all__ = [
     "Verdict",
     "decide",
     "dedup_key",
+    "owner_digest",
     "owner_of",
 ]
 
 KEY_BYTES = 16  # 128-bit digest: collision odds are negligible at billions of keys
+OWNER_BYTES = 8  # owners are compared only among claims of one key: 64 bits is plenty
 
 
 class Verdict(enum.Enum):
@@ -70,6 +72,12 @@ def dedup_key(pixel_id: str, event_name: str, event_id: str) -> bytes:
 
 def owner_of(topic: str, partition: int, offset: int) -> str:
     return f"{topic}/{partition}/{offset}"
+
+
+def owner_digest(owner: str) -> bytes:
+    """A fixed 8-byte digest of an owner, never all zeros (zeros mark ``delivered`` on disk)."""
+    digest = hashlib.blake2b(owner.encode("utf-8"), digest_size=OWNER_BYTES).digest()
+    return digest if any(digest) else b"\x01" + digest[1:]
 
 
 def decide(entry: Entry | None, owner: str, now: float) -> Verdict:

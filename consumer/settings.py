@@ -55,7 +55,9 @@ ActionSource = Literal[
 ]
 
 # Keys whose values are secrets: never accepted from the YAML file.
-SECRET_KEYS = frozenset({"access_token", "app_secret", "sasl_password", "basic_auth_password"})
+SECRET_KEYS = frozenset(
+    {"access_token", "app_secret", "sasl_password", "basic_auth_password", "redis_password"}
+)
 MAX_EVENTS_PER_REQUEST = 1000  # Meta's documented cap per request (capi.md §5)
 _REPO_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 
@@ -255,11 +257,22 @@ class DeliverySettings(_Frozen):
 
 
 class DedupSettings(_Frozen):
-    backend: Literal["memory"] = "memory"
+    """The dedup window (DESIGN.md §4): ``embedded`` for one replica, ``redis`` for several."""
+
+    backend: Literal["embedded", "redis", "memory"] = "embedded"
     window_s: int = Field(48 * 3600, ge=1)
     pending_ttl_s: int = Field(900, ge=1)
-    path: Path = Path(".state/dedup")
+    path: Path = Path(".state/dedup")  # embedded: the snapshot and log directory
+    expected_keys: int = Field(1 << 16, ge=1)  # embedded: presize the table (it doubles past 75%)
     redis_url: str | None = None
+    redis_password: SecretStr | None = None  # env only: CAPI_DEDUP__REDIS_PASSWORD
+    redis_prefix: str = "capi:dd:"  # one namespace per consumer group sharing a Redis
+
+    @model_validator(mode="after")
+    def _redis_needs_url(self) -> DedupSettings:
+        if self.backend == "redis" and not self.redis_url:
+            raise ValueError("backend redis needs redis_url")
+        return self
 
 
 class DlqSettings(_Frozen):

@@ -119,6 +119,8 @@ class KafkaSource:
         self._on_assign([(tp.topic, tp.partition) for tp in partitions])
         if self._paused:
             consumer.pause(partitions)
+        else:  # librdkafka keeps a partition's pause flag across a revoke and re-assign
+            consumer.resume(partitions)
 
     def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         positions = self._on_revoke([(tp.topic, tp.partition) for tp in partitions])

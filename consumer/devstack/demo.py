@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -41,10 +42,12 @@ def run_demo(config: Path, *, orders: int = 200, leads: int = 60, seed: int = 7)
         produce_sample(urls.kafka_bootstrap, urls.registry_url, sample)
         print(f"produced {len(sample)} records (Avro, Confluent wire format)")
         os.environ.update(_overrides(urls, tokens))
-        settings = load_settings(config)
-        stats = asyncio.run(
-            run_consumer(settings, stop_when=lambda p: p.stats.settled >= len(sample))
-        )
+        with tempfile.TemporaryDirectory(prefix="capi-demo-dedup-") as dedup_dir:
+            os.environ["CAPI_DEDUP__PATH"] = dedup_dir  # a fresh window: the sample ids repeat
+            settings = load_settings(config)
+            stats = asyncio.run(
+                run_consumer(settings, stop_when=lambda p: p.stats.settled >= len(sample))
+            )
         received = {
             (e["pixel_id"], e["event"]["event_name"], e["event"]["event_id"])
             for e in stack.emulator.events()

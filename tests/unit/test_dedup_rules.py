@@ -1,73 +1,57 @@
-"""The dedup decision table of DESIGN.md §4, and the in-memory store that applies it."""
+"""The pure dedup rules: the verdict table, key and owner digests."""
 
 from __future__ import annotations
 
 import pytest
 
-from consumer.dedup import Claim, Entry, MemoryDedupStore, State, Verdict, decide, dedup_key
+from consumer.dedup import Entry, State, Verdict, decide, dedup_key, owner_digest, owner_of
 
-NOW = 1_000_000.0
-
-
-@pytest.mark.parametrize(
-    ("entry", "owner", "expected"),
-    [
-        (None, "t/0/1", Verdict.PROCEED),
-        (Entry(State.PENDING, "t/0/1", NOW + 10), "t/0/1", Verdict.PROCEED),
-        (Entry(State.PENDING, "t/0/1", NOW + 10), "t/0/2", Verdict.DUPLICATE),
-        (Entry(State.DELIVERED, "t/0/1", NOW + 10), "t/0/1", Verdict.DUPLICATE),
-        (Entry(State.DELIVERED, "t/0/1", NOW - 1), "t/0/2", Verdict.PROCEED),
-        (Entry(State.PENDING, "t/0/1", NOW - 1), "t/0/2", Verdict.PROCEED),
-    ],
-    ids=[
-        "absent",
-        "own-pending",
-        "other-pending",
-        "delivered",
-        "expired-delivered",
-        "expired-pending",
-    ],
-)
-def test_decide(entry: Entry | None, owner: str, expected: Verdict) -> None:
-    """Each row of the table gives its verdict."""
-    assert expected == decide(entry, owner, NOW)
+NOW = 1_000.0
+OWNER = owner_of("orders", 3, 42)
+OTHER = owner_of("orders", 3, 43)
 
 
-def test_key_is_fixed_size_and_scoped() -> None:
-    """Keys are 16-byte digests, distinct per pixel, event name and event id."""
-    keys = {
-        dedup_key("p1", "Purchase", "o1"),
-        dedup_key("p2", "Purchase", "o1"),
-        dedup_key("p1", "Lead", "o1"),
-    }
+class TestDecide:
+    @pytest.mark.parametrize(
+        ("entry", "owner", "expected"),
+        [
+            (None, OWNER, Verdict.PROCEED),
+            (Entry(State.PENDING, OWNER, NOW + 10), OWNER, Verdict.PROCEED),
+            (Entry(State.PENDING, OWNER, NOW + 10), OTHER, Verdict.DUPLICATE),
+            (Entry(State.DELIVERED, OWNER, NOW + 10), OWNER, Verdict.DUPLICATE),
+            (Entry(State.DELIVERED, OWNER, NOW + 10), OTHER, Verdict.DUPLICATE),
+            (Entry(State.PENDING, OTHER, NOW), OWNER, Verdict.PROCEED),
+            (Entry(State.DELIVERED, OTHER, NOW - 1), OWNER, Verdict.PROCEED),
+        ],
+        ids=[
+            "absent",
+            "pending-own-redelivery",
+            "pending-other",
+            "delivered-own-redelivery",
+            "delivered-other",
+            "pending-expired",
+            "delivered-expired",
+        ],
+    )
+    def test_table(self, entry: Entry | None, owner: str, expected: Verdict) -> None:
+        """Each row of DESIGN.md §4, plus expiry, gives its verdict."""
+        assert expected == decide(entry, owner, NOW)
 
-    assert {16} == {len(key) for key in keys}
-    assert 3 == len(keys)
 
+class TestDigests:
+    def test_key_is_sixteen_bytes_and_separates_fields(self) -> None:
+        """The key is a 16-byte digest; moving text between fields changes it."""
+        one = dedup_key("1", "Purchase", "x")
 
-class TestMemoryStore:
-    async def test_claim_confirm_release(self) -> None:
-        """Delivered keys are duplicates; released keys can be claimed again."""
-        clock = [NOW]
-        store = MemoryDedupStore(window_s=100, pending_ttl_s=10, clock=lambda: clock[0])
-        a, b = Claim(b"a" * 16, "t/0/1"), Claim(b"b" * 16, "t/0/2")
+        assert (16, True) == (len(one), one != dedup_key("1", "Purchasex", ""))
 
-        assert [Verdict.PROCEED, Verdict.PROCEED] == await store.claim([a, b])
-        await store.confirm([a])
-        await store.release([b])
+    def test_owner_digest_is_stable_eight_nonzero_bytes(self) -> None:
+        """Owner digests are deterministic, 8 bytes, and never the all-zero 'delivered' marker."""
+        digest = owner_digest(OWNER)
 
-        assert [Verdict.DUPLICATE, Verdict.PROCEED] == await store.claim(
-            [Claim(a.key, "t/0/9"), Claim(b.key, "t/0/9")]
+        assert (8, digest, True, True) == (
+            len(digest),
+            owner_digest(OWNER),
+            any(digest),
+            digest != owner_digest(OTHER),
         )
-
-    async def test_window_expires(self) -> None:
-        """After the window a delivered key can be sent again."""
-        clock = [NOW]
-        store = MemoryDedupStore(window_s=100, pending_ttl_s=10, clock=lambda: clock[0])
-        claim = Claim(b"a" * 16, "t/0/1")
-        await store.claim([claim])
-        await store.confirm([claim])
-
-        clock[0] += 101
-
-        assert [Verdict.PROCEED] == await store.claim([Claim(claim.key, "t/0/5")])
