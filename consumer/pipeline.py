@@ -186,6 +186,7 @@ class Pipeline:
         for record in records:
             result = self._processor.process(record)
             if isinstance(result, CapiEvent):
+                self.stats.observe_mapped(result)
                 events.append((record, result))
             elif isinstance(result, Failure):
                 letters.append(DeadLetter(record, result))

@@ -1,0 +1,159 @@
+"""Pure construction of ``user_data`` from a record's customer and browser context (capi.md §3).
+
+Hashed fields are normalized and SHA-256 hashed here, before anything is batched. A value that
+cannot be normalized is dropped and reported as ``(field, reason)``: the event still goes if what
+remains is valid, and neither the value nor a hash of it appears in the report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from consumer.geo import country_code
+from consumer.normalize import (
+    ExternalIdForm,
+    Rejected,
+    hash_field,
+    is_sha256_hex,
+    normalize_date_of_birth,
+    sha256_hex,
+)
+
+__all__ = ["CUSTOMER_FIELDS", "Dropped", "UserDataResult", "build_user_data", "fbc_from_click"]
+
+Dropped = tuple[str, str]  # (user_data field, reason code)
+
+# user_data key -> Customer record field (schemas/*.avsc).
+CUSTOMER_FIELDS: dict[str, str] = {
+    "em": "email",
+    "ph": "phone",
+    "fn": "first_name",
+    "ln": "last_name",
+    "db": "date_of_birth",
+    "ge": "gender",
+    "ct": "city",
+    "st": "state",
+    "zp": "postal_code",
+    "country": "country",
+    "external_id": "external_id",
+}
+_BROWSER_FIELDS = (("client_user_agent", "user_agent"), ("fbp", "fbp"), ("fbc", "fbc"))
+_COOKIE = re.compile(r"fb\.\d+\.\d+\.\S+")  # fb.{subdomain}.{creation_ms}.{value} (capi.md §3.1)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_LEAD_ID = re.compile(r"\d{15,17}")  # Meta Lead Ads ids: 15-17 digits (capi.md §3)
+
+
+@dataclass(frozen=True, slots=True)
+class UserDataResult:
+    """The ``user_data`` object to send and what was dropped from it, by field and reason."""
+
+    user_data: dict[str, Any]
+    dropped: tuple[Dropped, ...]
+
+
+def build_user_data(
+    record: Mapping[str, Any], occurred_at: dt.datetime, external_id_form: ExternalIdForm
+) -> UserDataResult:
+    """``user_data`` for one record: hashed customer fields, raw browser fields, lead id."""
+    user_data: dict[str, Any] = {}
+    dropped: list[Dropped] = []
+    customer = record.get("customer") or {}
+    if customer:
+        _hash_customer(customer, external_id_form, user_data, dropped)
+    browser = record.get("browser") or {}
+    _add_browser(browser, occurred_at, user_data, dropped)
+    if record.get("meta_lead_id"):
+        _add_lead_id(str(record["meta_lead_id"]), user_data, dropped)
+    return UserDataResult(user_data, tuple(dropped))
+
+
+def _hash_customer(
+    customer: Mapping[str, Any],
+    external_id_form: ExternalIdForm,
+    user_data: dict[str, Any],
+    dropped: list[Dropped],
+) -> None:
+    raw_country = customer.get("country")
+    region = country_code(raw_country) if isinstance(raw_country, str) else None
+    for field, source in CUSTOMER_FIELDS.items():
+        value = customer.get(source)
+        if value is None:
+            continue
+        hashes: list[str] = []
+        for item in value if isinstance(value, list) else (value,):
+            result = _hash_one(field, item, region, external_id_form)
+            if isinstance(result, Rejected):
+                dropped.append((field, result.reason))
+            elif result not in hashes:
+                hashes.append(result)
+        if hashes:
+            user_data[field] = hashes
+
+
+def _hash_one(
+    field: str, value: object, region: str | None, external_id_form: ExternalIdForm
+) -> str | Rejected:
+    if isinstance(value, dt.date):  # Avro date logical type (date_of_birth)
+        born = normalize_date_of_birth(value)
+        return Rejected("unrecognized") if born is None else sha256_hex(born)
+    if not isinstance(value, str):
+        return Rejected("not_a_string")
+    if field == "external_id" and external_id_form == "lowercase":
+        value = value.lower()
+    return hash_field(field, value, region)
+
+
+def _add_browser(
+    browser: Mapping[str, Any],
+    occurred_at: dt.datetime,
+    user_data: dict[str, Any],
+    dropped: list[Dropped],
+) -> None:
+    ip = browser.get("client_ip")
+    if isinstance(ip, str) and ip.strip():
+        try:
+            user_data["client_ip_address"] = str(ipaddress.ip_address(ip.strip()))
+        except ValueError:
+            dropped.append(("client_ip_address", "not_an_ip_address"))
+    values = {field: browser.get(source) for field, source in _BROWSER_FIELDS}
+    if not values["fbc"]:
+        values["fbc"] = fbc_from_click(browser, occurred_at)
+    for field, value in values.items():
+        if not isinstance(value, str) or not value.strip():
+            continue
+        value = value.strip()
+        if field != "client_user_agent" and not _COOKIE.fullmatch(value):
+            dropped.append((field, "malformed_cookie"))
+        elif field == "client_user_agent" and is_sha256_hex(value.lower()):
+            dropped.append((field, "hashed"))
+        else:
+            user_data[field] = value
+
+
+def fbc_from_click(browser: Mapping[str, Any], occurred_at: dt.datetime) -> str | None:
+    """``fb.1.<ms>.<fbclid>`` (capi.md §3.1): subdomain index 1, fbclid verbatim.
+
+    The creation time is when the click id was first seen, or the event time without one.
+    """
+    fbclid = browser.get("fbclid")
+    if not fbclid:
+        return None
+    seen_at = browser.get("fbclid_seen_at") or occurred_at
+    if seen_at.tzinfo is None:
+        seen_at = seen_at.replace(tzinfo=dt.UTC)  # Avro timestamp-millis is UTC
+    millis = (seen_at - _EPOCH) // dt.timedelta(milliseconds=1)  # integer maths: no float drift
+    return f"fb.1.{millis}.{fbclid}"
+
+
+def _add_lead_id(value: str, user_data: dict[str, Any], dropped: list[Dropped]) -> None:
+    """Meta rejects an event whose lead_id is not a 15-17 digit id: drop a bad one instead."""
+    digits = value.strip()
+    if _LEAD_ID.fullmatch(digits):
+        user_data["lead_id"] = int(digits)
+    else:
+        dropped.append(("lead_id", "not_15_to_17_digits"))
