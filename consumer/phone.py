@@ -34,6 +34,7 @@ class _Plan:
     national_prefix: str | None
     pattern: re.Pattern[str]
     lengths: frozenset[int]
+    idd: re.Pattern[str] | None  # the region's international dialling prefix (00, 011, ...)
 
 
 @lru_cache(maxsize=512)
@@ -53,6 +54,7 @@ def _plan(region: str) -> _Plan | None:
         prefix,
         re.compile(pattern),
         frozenset(meta.general_desc.possible_length or ()),
+        re.compile(meta.international_prefix) if meta.international_prefix else None,
     )
 
 
@@ -86,8 +88,8 @@ def _fast(raw: str, region: str | None) -> str | None:
     elif region is not None:
         cleaned = raw.translate(_SEPARATORS)
         plan = _plan(region)
-        if plan is None or not cleaned.isdigit():
-            return None
+        if plan is None or not cleaned.isdigit() or (plan.idd and plan.idd.match(cleaned)):
+            return None  # an international prefix in national form: the full parser decides
         national = _national(cleaned, plan)
         return None if national is None else plan.country_code + national
     else:
