@@ -118,7 +118,9 @@ class TestTrickyInputs:
     @pytest.mark.parametrize(
         ("field", "raw", "country", "expected"), TRICKY, ids=[f"{t[0]}:{t[1]!r}" for t in TRICKY]
     )
-    def test_normalized(self, field: str, raw: str, country: str | None, expected: str | None) -> None:
+    def test_normalized(
+        self, field: str, raw: str, country: str | None, expected: str | None
+    ) -> None:
         """Each tricky input normalizes to the documented form, or is dropped."""
         assert expected == HASHED_FIELDS[field](raw, country)
 

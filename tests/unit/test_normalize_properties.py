@@ -55,7 +55,9 @@ def test_prehashed_idempotent(field: str, raw: str, country: str | None) -> None
 )
 @example("", "(650)555-1212", "US")
 @example("", "06 12 34 56 78", "FR")
-def test_phone_fast_path_agrees_with_phonenumbers(prefix: str, body: str, country: str | None) -> None:
+def test_phone_fast_path_agrees_with_phonenumbers(
+    prefix: str, body: str, country: str | None
+) -> None:
     """Whenever the metadata fast path answers, phonenumbers' full parser gives the same digits."""
     raw = prefix + body
     fast = _fast(raw.strip(), country)

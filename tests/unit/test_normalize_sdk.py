@@ -55,7 +55,9 @@ def _sdk(field: str, raw: str) -> str:
     return digest
 
 
-@pytest.mark.parametrize(("field", "raw", "country"), AGREE, ids=[f"{f}:{r!r}" for f, r, _ in AGREE])
+@pytest.mark.parametrize(
+    ("field", "raw", "country"), AGREE, ids=[f"{f}:{r!r}" for f, r, _ in AGREE]
+)
 def test_agrees_with_sdk(field: str, raw: str, country: str | None) -> None:
     """Where the docs and the SDK agree, our hash is the SDK's hash."""
     assert _sdk(field, raw) == hash_value(field, raw, country)
