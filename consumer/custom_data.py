@@ -17,13 +17,14 @@ import orjson
 __all__ = ["Money", "lead_custom_data", "money", "order_custom_data", "record_path"]
 
 Money = float | orjson.Fragment
+# Any decimal of at most 15 significant digits prints back from its float unchanged (DBL_DIG).
+_FLOAT_EXACT_DIGITS = 15
 
 
 def money(value: Decimal) -> Money:
     """Decimal -> JSON number with the same digits (float when exact, else a raw fragment)."""
-    as_float = float(value)
-    if Decimal(repr(as_float)) == value:
-        return as_float
+    if len(value.as_tuple().digits) <= _FLOAT_EXACT_DIGITS:
+        return float(value)
     return orjson.Fragment(format(value.normalize(), "f").encode())
 
 

@@ -96,11 +96,24 @@ def _test_event_code(record: Mapping[str, Any], settings: Settings, pixel_id: st
     return code
 
 
+class _ScalarFields(dict[str, Any]):
+    """The record's top-level string and integer fields, looked up only when a template asks."""
+
+    def __init__(self, record: Mapping[str, Any]) -> None:
+        super().__init__()
+        self._record = record
+
+    def __missing__(self, key: str) -> str | int:
+        value = self._record.get(key)
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            raise KeyError(key)
+        return value
+
+
 def render_event_id(template: str, record: Mapping[str, Any]) -> str:
     """Fill the event_id template from the record's top-level scalar fields."""
-    fields = {key: value for key, value in record.items() if isinstance(value, str | int)}
     try:
-        event_id = template.format_map(fields)
+        event_id = template.format_map(_ScalarFields(record))
     except (KeyError, IndexError, ValueError) as exc:
         raise MappingError(
             "mapping.event_id_template", f"event_id template needs field {exc}"

@@ -15,6 +15,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from consumer.geo import country_code, normalize_postal_code, normalize_state
@@ -24,6 +25,7 @@ __all__ = [
     "HASHED_FIELDS",
     "ExternalIdForm",
     "Rejected",
+    "hash_date_of_birth",
     "hash_field",
     "hash_value",
     "is_sha256_hex",
@@ -51,6 +53,10 @@ _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CITY_DROP = re.compile(r"[\W\d_]+")  # city: letters only (no spaces, digits, punctuation)
 _SPACES = re.compile(r"\s+")
+# ASCII punctuation, symbols and control characters (Unicode categories P*, S*, C*) except spaces.
+_ASCII_NOT_NAME = str.maketrans(
+    "", "", "".join(chr(c) for c in range(128) if not chr(c).isalnum() and not chr(c).isspace())
+)
 _DOB_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%m/%d/%Y", "%Y/%m/%d", "%d.%m.%Y")
 _MIN_BIRTH_YEAR = 1900  # older dates of birth are typos or placeholders, not customers
 _GENDERS = {
@@ -81,6 +87,9 @@ def normalize_name(value: str) -> str | None:
 
     Meta: "lowercase, no punctuation; special characters UTF-8" (``Valéry`` -> ``valéry``).
     """
+    if value.isascii():  # fast path: same result, without a per-character category lookup
+        name = " ".join(value.translate(_ASCII_NOT_NAME).lower().split())
+        return name or None
     text = unicodedata.normalize("NFC", value).lower()
     kept = "".join(ch for ch in text if not unicodedata.category(ch).startswith(("P", "S", "C")))
     name = _SPACES.sub(" ", kept).strip()
@@ -96,6 +105,17 @@ def normalize_city(value: str) -> str | None:
 def normalize_gender(value: str) -> str | None:
     """``f`` or ``m`` from a gender word (female, Frau, M, ...); None for anything else."""
     return _GENDERS.get(value.strip().lower())
+
+
+def hash_date_of_birth(value: dt.date) -> str | Rejected:
+    """The hash of an Avro ``date`` date of birth (cached: birthdays repeat across customers)."""
+    return _hash_date(value)
+
+
+@lru_cache(maxsize=16384)
+def _hash_date(value: dt.date) -> str | Rejected:
+    born = normalize_date_of_birth(value)
+    return Rejected("unrecognized") if born is None else sha256_hex(born)
 
 
 def normalize_date_of_birth(value: str | dt.date) -> str | None:
@@ -150,8 +170,24 @@ HASHED_FIELDS: dict[str, Normalizer] = {
 }
 
 
+# Fields with few distinct values per shop (a city, a state, a country, a gender): their hashes
+# are cached by input, which turns normalization and SHA-256 into one dict lookup.
+_LOW_CARDINALITY = frozenset({"ct", "st", "zp", "country", "ge"})
+
+
 def hash_field(field: str, value: str, country: str | None = None) -> str | Rejected:
     """Normalize then hash ``value`` for ``field``; pre-hashed values pass through."""
+    if field in _LOW_CARDINALITY:
+        return _hash_cached(field, value, country)
+    return _hash_field(field, value, country)
+
+
+@lru_cache(maxsize=16384)
+def _hash_cached(field: str, value: str, country: str | None) -> str | Rejected:
+    return _hash_field(field, value, country)
+
+
+def _hash_field(field: str, value: str, country: str | None) -> str | Rejected:
     lowered = value.strip().lower()
     if not lowered:
         return _EMPTY
