@@ -50,6 +50,7 @@ class Rejected:
 
 
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+_SHA256_HEX_LENGTH = 64
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CITY_DROP = re.compile(r"[\W\d_]+")  # city: letters only (no spaces, digits, punctuation)
 _SPACES = re.compile(r"\s+")
@@ -188,15 +189,15 @@ def _hash_cached(field: str, value: str, country: str | None) -> str | Rejected:
 
 
 def _hash_field(field: str, value: str, country: str | None) -> str | Rejected:
-    lowered = value.strip().lower()
-    if not lowered:
+    stripped = value.strip()
+    if not stripped:
         return _EMPTY
-    if is_sha256_hex(lowered):
-        return lowered
+    if len(stripped) == _SHA256_HEX_LENGTH and is_sha256_hex(stripped.lower()):
+        return stripped.lower()
     normalized = HASHED_FIELDS[field](value, country)
     if normalized is None:
-        return Rejected(_why(field, lowered))
-    return sha256_hex(normalized)
+        return Rejected(_why(field, stripped.lower()))
+    return hashlib.sha256(normalized.encode()).hexdigest()
 
 
 def _why(field: str, lowered: str) -> str:
