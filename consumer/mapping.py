@@ -57,17 +57,11 @@ def _map(
     source_field = "channel" if isinstance(rules, OrderMapping) else "source"
     action_source = rules.action_sources.get(str(record.get(source_field)), "other")
     event_id = record.get("event_id") or render_event_id(rules.event_id_template, record)
-    if action_source == "system_generated" and isinstance(rules, LeadMapping):
-        # CRM Conversion Leads (capi.md §2.1): event_source=crm and the CRM's name.
-        custom_data = {
-            **custom_data,
-            "event_source": "crm",
-            "lead_event_source": record.get("crm_name") or rules.default_crm_name,
-        }
     occurred_at = _occurred_at(record)
     built = build_user_data(record, occurred_at, settings.mapping.external_id_form)
     payload = _payload(record, event_name, event_id, action_source, occurred_at)
     payload["user_data"] = built.user_data
+    custom_data = _with_crm(record, rules, action_source, custom_data)
     if custom_data:
         payload["custom_data"] = custom_data
     return CapiEvent(
@@ -81,6 +75,19 @@ def _map(
         body=orjson.dumps(payload),
         dropped=built.dropped,
     )
+
+
+def _with_crm(
+    record: Mapping[str, Any],
+    rules: OrderMapping | LeadMapping,
+    action_source: str,
+    custom_data: dict[str, Any],
+) -> dict[str, Any]:
+    """CRM Conversion Leads (capi.md §2.1): system_generated leads say event_source=crm and the CRM."""
+    if action_source != "system_generated" or not isinstance(rules, LeadMapping):
+        return custom_data
+    crm = record.get("crm_name") or rules.default_crm_name
+    return {**custom_data, "event_source": "crm", "lead_event_source": crm}
 
 
 def _test_event_code(record: Mapping[str, Any], settings: Settings, pixel_id: str) -> str | None:
