@@ -24,12 +24,28 @@ def _letters(value: str) -> str:
     return _NOT_LETTERS.sub("", value.lower())
 
 
+# Names shops and CRMs commonly use that are not ISO names (pycountry knows the ISO ones).
+_COUNTRY_ALIASES = {
+    **dict.fromkeys(("uk", "great britain", "britain", "england", "scotland", "wales"), "GB"),
+    **dict.fromkeys(("northern ireland", "gb"), "GB"),
+    **dict.fromkeys(("us", "usa", "america", "united states of america"), "US"),
+    **dict.fromkeys(("holland", "the netherlands"), "NL"),
+    "russia": "RU",
+    "turkey": "TR",
+    "deutschland": "DE",
+    "ivory coast": "CI",
+}
+
+
 @lru_cache(maxsize=4096)
 def country_code(value: str) -> str | None:
     """ISO 3166-1 alpha-2 (uppercase) for a code or name (``us``, ``USA``, ``United States``)."""
-    text = value.strip()
+    text = " ".join(value.replace(".", "").split())
     if not text:
         return None
+    alias = _COUNTRY_ALIASES.get(text.lower())
+    if alias is not None:
+        return alias
     try:
         country = pycountry.countries.lookup(text)
     except LookupError:

@@ -58,7 +58,8 @@ def _map(
     action_source = rules.action_sources.get(str(record.get(source_field)), "other")
     event_id = record.get("event_id") or render_event_id(rules.event_id_template, record)
     occurred_at = _occurred_at(record)
-    built = build_user_data(record, occurred_at, settings.mapping.external_id_form)
+    config = settings.mapping
+    built = build_user_data(record, occurred_at, config.external_id_form, config.default_country)
     payload = _payload(record, event_name, event_id, action_source, occurred_at)
     payload["user_data"] = built.user_data
     custom_data = _with_crm(record, rules, action_source, custom_data)

@@ -240,6 +240,9 @@ class MappingSettings(_Frozen):
     lead: LeadMapping = Field(default_factory=LeadMapping)
     # The form external_id is hashed in; it must equal what the browser pixel sends (README).
     external_id_form: Literal["trimmed", "lowercase"] = "trimmed"
+    # ISO alpha-2 country assumed for national phone numbers, states and postal codes when the
+    # record's customer has no country (a single-country shop). Never sent as user_data.country.
+    default_country: str | None = Field(None, pattern=r"^[A-Z]{2}$")
     # How far in the future event_time may be (clock skew) before the event is invalid.
     future_skew_s: int = Field(300, ge=0)
 

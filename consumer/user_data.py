@@ -56,14 +56,24 @@ class UserDataResult:
 
 
 def build_user_data(
-    record: Mapping[str, Any], occurred_at: dt.datetime, external_id_form: ExternalIdForm
+    record: Mapping[str, Any],
+    occurred_at: dt.datetime,
+    external_id_form: ExternalIdForm,
+    default_country: str | None = None,
 ) -> UserDataResult:
-    """``user_data`` for one record: hashed customer fields, raw browser fields, lead id."""
+    """``user_data`` for one record: hashed customer fields, raw browser fields, lead id.
+
+    ``default_country`` (ISO alpha-2) reads national phone numbers, states and postal codes of
+    customers without a country; it is not sent as the customer's country.
+    """
     user_data: dict[str, Any] = {}
     dropped: list[Dropped] = []
     customer = record.get("customer") or {}
     if customer:
-        _hash_customer(customer, external_id_form, user_data, dropped)
+        raw_country = customer.get("country")
+        known = country_code(raw_country) if isinstance(raw_country, str) else None
+        region = known or default_country
+        _hash_customer(customer, region, external_id_form, user_data, dropped)
     browser = record.get("browser") or {}
     _add_browser(browser, occurred_at, user_data, dropped)
     if record.get("meta_lead_id"):
@@ -73,12 +83,11 @@ def build_user_data(
 
 def _hash_customer(
     customer: Mapping[str, Any],
+    region: str | None,
     external_id_form: ExternalIdForm,
     user_data: dict[str, Any],
     dropped: list[Dropped],
 ) -> None:
-    raw_country = customer.get("country")
-    region = country_code(raw_country) if isinstance(raw_country, str) else None
     for field, source in CUSTOMER_FIELDS.items():
         value = customer.get(source)
         if value is None:

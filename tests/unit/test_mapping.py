@@ -210,6 +210,17 @@ class TestUserData:
         assert isinstance(event, CapiEvent)
         assert [sha256_hex("cust-1")] == event.payload["user_data"]["external_id"]
 
+    def test_default_country_reads_national_phone(self) -> None:
+        """A single-country shop's default country reads national numbers of customers without one."""
+        customer = {"email": None, "phone": "020 7946 0958", "country": None}
+        settings = make_settings(mapping={"default_country": "GB"})
+
+        event = map_record("order", make_order(customer=customer), settings)
+
+        assert isinstance(event, CapiEvent)
+        assert [sha256_hex("442079460958")] == event.payload["user_data"]["ph"]
+        assert "country" not in event.payload["user_data"]
+
     def test_bad_lead_id_dropped(self) -> None:
         """A Meta lead id that is not 15-17 digits is dropped, not sent (Meta would reject)."""
         event = _event(make_lead(meta_lead_id="12345"), "lead")

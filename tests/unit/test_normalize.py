@@ -109,6 +109,9 @@ TRICKY: list[tuple[str, str, str | None, str | None]] = [
     ("country", "USA", None, "us"),
     ("country", "Germany", None, "de"),
     ("country", "Narnia", None, None),
+    ("country", "U.S.A.", None, "us"),
+    ("country", "UK", None, "gb"),
+    ("country", "The Netherlands", None, "nl"),
     ("external_id", "  cust-1 ", None, "cust-1"),
     ("external_id", "CUST-1", None, "CUST-1"),
 ]
