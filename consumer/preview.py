@@ -42,6 +42,7 @@ __all__ = [
 ]
 
 _HEADER = 5  # magic byte + 4-byte schema id
+_EXIT_USAGE = 2  # as the CLI's other usage errors
 # preview never sends, so pixels need no real token: this stands in for any that is not set.
 PREVIEW_TOKEN_PLACEHOLDER = "preview-no-token"  # noqa: S105  # not a secret: a placeholder
 
@@ -164,12 +165,15 @@ def run_preview(
 ) -> int:
     """The ``preview`` command: report every record on stdout, input problems on stderr.
 
-    Exit status 1 when any input record could not be read, else 0 (invalid events are results,
-    reported in the output, not input problems).
+    Exit status 1 when any input record could not be read, 2 when the file does not exist, else 0
+    (invalid events are results, reported in the output, not input problems).
     """
     settings = load_settings(config, token_placeholder=PREVIEW_TOKEN_PLACEHOLDER)
     reader = load_reader_schemas(settings.schema_registry.schemas_dir)[kind]
     clock = time.time() if now is None else now
+    if source is not None and not source.is_file():
+        sys.stderr.write(f"capi-consumer preview: {source}: no such file\n")
+        return _EXIT_USAGE
     problems = 0
     for item in _decoded(source, reader, binary=binary, registry_url=registry_url):
         if isinstance(item, InputProblem):

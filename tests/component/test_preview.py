@@ -15,7 +15,7 @@ import pytest
 from consumer.cli import main
 from consumer.schemas import load_reader_schemas
 from consumer.settings import Settings
-from tests.fixtures.factories import PIXEL, make_order
+from tests.fixtures.factories import PIXEL, make_lead, make_order
 
 READER = load_reader_schemas(Path("schemas"))["order"]
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -116,3 +116,31 @@ def test_preview_needs_no_tokens(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     token = settings.pixels[PIXEL].access_token
     assert token is not None
     assert PREVIEW_TOKEN_PLACEHOLDER == token.get_secret_value()
+
+
+def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A file that does not exist is a one-line usage error, not a traceback."""
+    code = main(["preview", "--type", "lead", str(tmp_path / "nope.jsonl")])
+
+    assert (2, "nope.jsonl: no such file") == (code, capsys.readouterr().err.strip()[-24:])
+
+
+def test_crm_lead(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A CRM lead previews as a system_generated event with event_source crm and its EMQ."""
+    reader = load_reader_schemas(Path("schemas"))["lead"]
+    buffer = io.StringIO()
+    lead = make_lead(occurred_at=NOW - dt.timedelta(hours=1), meta_lead_id="123456789012345")
+    fastavro.json_writer(buffer, reader, [lead])
+    source = tmp_path / "leads.jsonl"
+    source.write_text(buffer.getvalue())
+
+    code = main(["preview", "--type", "lead", str(source)])
+
+    report = json.loads(capsys.readouterr().out)
+    assert (0, "valid", "system_generated", "crm") == (
+        code,
+        report["outcome"],
+        report["event"]["action_source"],
+        report["event"]["custom_data"]["event_source"],
+    )
+    assert ["em", "lead_id"] == report["emq_estimate"]["present"]
