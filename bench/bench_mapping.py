@@ -5,7 +5,8 @@ countries and states from a small set, as a real shop's are). Ours: ``map_record
 + SHA-256 + orjson). SDK: ``UserData``/``CustomData``/``Content``/``Event`` from facebook-business,
 ``Event.normalize()`` (its normalize + hash) and ``json.dumps``. The SDK gets phones in ``+1 ...``
 form because it raises on national numbers; ours gets the same, and separately national numbers
-with the customer's country and UK numbers (which take the full phonenumbers parser).
+with the customer's country, UK national numbers, and numbers with an extension (which the fast
+path hands to the full phonenumbers parser).
 """
 
 from __future__ import annotations
@@ -122,12 +123,14 @@ def run() -> None:
     intl = _records(lambda i: f"+1 (650) {200 + i % 700:03d}-{i % 10000:04d}", "us")
     national = _records(lambda i: f"(650) {200 + i % 700:03d}-{i % 10000:04d}", "US")
     uk = _records(lambda i: f"020 7946 {i % 10000:04d}", "GB")
+    extension = _records(lambda i: f"(650) {200 + i % 700:03d}-{i % 10000:04d} ext. 12", "US")
     us = _per_event_us(
         {
             "sdk": lambda: _sdk(intl),
             "ours": lambda: _ours(intl, settings),
             "national US numbers + country": lambda: _ours(national, settings),
-            "UK numbers (full parser)": lambda: _ours(uk, settings),
+            "UK national numbers + country": lambda: _ours(uk, settings),
+            "numbers with an extension (full parser)": lambda: _ours(extension, settings),
         }
     )
     sdk = us.pop("sdk")

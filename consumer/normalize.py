@@ -53,11 +53,24 @@ _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 _SHA256_HEX_LENGTH = 64
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CITY_DROP = re.compile(r"[\W\d_]+")  # city: letters only (no spaces, digits, punctuation)
-_SPACES = re.compile(r"\s+")
-# ASCII punctuation, symbols and control characters (Unicode categories P*, S*, C*) except spaces.
-_ASCII_NOT_NAME = str.maketrans(
-    "", "", "".join(chr(c) for c in range(128) if not chr(c).isalnum() and not chr(c).isspace())
-)
+
+_NAME_TABLE_MAX = 65_536  # characters remembered; bounds memory against adversarial input
+
+
+class _NameDrops(dict[int, int | None]):
+    """A ``str.translate`` table that deletes punctuation, symbols and control characters
+    (Unicode categories P*, S*, C*) but keeps whitespace; filled per character on first sight."""
+
+    def __missing__(self, code: int) -> int | None:
+        char = chr(code)
+        drop = not char.isspace() and unicodedata.category(char)[0] in "PSC"
+        result = None if drop else code
+        if len(self) < _NAME_TABLE_MAX:
+            self[code] = result
+        return result
+
+
+_NAME_DROPS = _NameDrops()
 _DOB_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%m/%d/%Y", "%Y/%m/%d", "%d.%m.%Y")
 _MIN_BIRTH_YEAR = 1900  # older dates of birth are typos or placeholders, not customers
 _GENDERS = {
@@ -88,12 +101,8 @@ def normalize_name(value: str) -> str | None:
 
     Meta: "lowercase, no punctuation; special characters UTF-8" (``Valéry`` -> ``valéry``).
     """
-    if value.isascii():  # fast path: same result, without a per-character category lookup
-        name = " ".join(value.translate(_ASCII_NOT_NAME).lower().split())
-        return name or None
-    text = unicodedata.normalize("NFC", value).lower()
-    kept = "".join(ch for ch in text if not unicodedata.category(ch).startswith(("P", "S", "C")))
-    name = _SPACES.sub(" ", kept).strip()
+    text = value if value.isascii() else unicodedata.normalize("NFC", value)
+    name = " ".join(text.translate(_NAME_DROPS).lower().split())
     return name or None
 
 

@@ -6,7 +6,7 @@ Meta wants the digits of the international number, country code included and no 
 plain digits with ``+``/``00`` or a national number with the customer's country, so the fast path
 below applies phonenumbers' own metadata (country codes, national prefixes, the national-number
 pattern, possible lengths) directly and hands anything unusual (letters, extensions, regions with
-prefix-transform rules, shared country codes, numbers the metadata does not accept) to the full
+prefix-transform rules, numbers the metadata does not accept) to the full
 parser. A property test checks that the fast path always agrees with phonenumbers.
 """
 
@@ -23,7 +23,7 @@ __all__ = ["MIN_PHONE_DIGITS", "normalize_phone", "normalize_phone_slow"]
 
 MIN_PHONE_DIGITS = 7  # shortest national numbers in use; fewer digits cannot be a phone number
 _SEPARATORS = str.maketrans("", "", " -().\u00a0/\t")
-_NANP = 1  # +1 spans ~25 regions that share one numbering plan (all 10-digit national numbers)
+_DIGIT_ALTERNATIVES = re.compile(r"\d+(?:\|\d+)*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,7 @@ class _Plan:
     pattern: re.Pattern[str]
     lengths: frozenset[int]
     idd: re.Pattern[str] | None  # the region's international dialling prefix (00, 011, ...)
+    other_prefixes: tuple[str, ...]  # more national prefixes to leave to the full parser
 
 
 @lru_cache(maxsize=512)
@@ -44,10 +45,9 @@ def _plan(region: str) -> _Plan | None:
     if meta is None or meta.general_desc is None or meta.national_prefix_transform_rule:
         return None
     prefix = meta.national_prefix
-    if meta.national_prefix_for_parsing not in (None, prefix):
-        return None
+    others = _other_prefixes(prefix, meta.national_prefix_for_parsing)
     pattern = meta.general_desc.national_number_pattern
-    if pattern is None:
+    if others is None or pattern is None:
         return None
     return _Plan(
         str(meta.country_code),
@@ -55,20 +55,41 @@ def _plan(region: str) -> _Plan | None:
         re.compile(pattern),
         frozenset(meta.general_desc.possible_length or ()),
         re.compile(meta.international_prefix) if meta.international_prefix else None,
+        others,
     )
+
+
+def _other_prefixes(prefix: str | None, for_parsing: str | None) -> tuple[str, ...] | None:
+    """Prefixes phonenumbers also strips besides the national prefix (GB: ``0|180020``).
+
+    Only plain digit alternatives that include the national prefix are understood: numbers
+    starting with another alternative go to the full parser. None = anything more complex.
+    """
+    if for_parsing is None or for_parsing == prefix:
+        return ()
+    if not prefix or not _DIGIT_ALTERNATIVES.fullmatch(for_parsing):
+        return None
+    alternatives = for_parsing.split("|")
+    if prefix not in alternatives:
+        return None
+    return tuple(other for other in alternatives if other != prefix)
 
 
 @lru_cache(maxsize=512)
 def _region_for_code(code: str) -> str | None:
-    """The single region dialled with ``+code``; None for unknown or shared codes (except +1)."""
+    """The main region dialled with ``+code`` (``44`` -> GB), None for an unknown code.
+
+    phonenumbers reads every number of a shared country code with its main region's metadata
+    (national prefix, possible lengths), so the fast path does the same.
+    """
     regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(code))
-    if not regions or (len(regions) > 1 and int(code) != _NANP):
-        return None
-    return str(regions[0])
+    return str(regions[0]) if regions else None
 
 
 def _national(digits: str, plan: _Plan) -> str | None:
     """The national significant number, national prefix stripped the way phonenumbers does."""
+    if plan.other_prefixes and digits.startswith(plan.other_prefixes):
+        return None
     prefix = plan.national_prefix
     if prefix and digits.startswith(prefix):
         digits = digits[len(prefix) :]
@@ -102,8 +123,6 @@ def _fast(raw: str, region: str | None) -> str | None:
             plan = _plan(intl_region)
             national = None if plan is None else _national(cleaned[size:], plan)
             return None if national is None else cleaned[:size] + national
-        if int(cleaned[:size]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-            return None  # a shared country code: the full parser picks the region
     return None
 
 

@@ -41,7 +41,7 @@ CUSTOMER_FIELDS: dict[str, str] = {
     "country": "country",
     "external_id": "external_id",
 }
-_BROWSER_FIELDS = (("client_user_agent", "user_agent"), ("fbp", "fbp"), ("fbc", "fbc"))
+_SHA256_HEX_LENGTH = 64
 _COOKIE = re.compile(r"fb\.\d+\.\d+\.\S+")  # fb.{subdomain}.{creation_ms}.{value} (capi.md §3.1)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _LEAD_ID = re.compile(r"\d{15,17}")  # Meta Lead Ads ids: 15-17 digits (capi.md §3)
@@ -121,25 +121,31 @@ def _add_browser(
     user_data: dict[str, Any],
     dropped: list[Dropped],
 ) -> None:
-    ip = browser.get("client_ip")
-    if isinstance(ip, str) and ip.strip():
-        if _is_ip(ip.strip()):
-            user_data["client_ip_address"] = ip.strip()
+    """Raw identifiers: a valid IP, the user agent (never a hash), well-formed fbp/fbc cookies."""
+    ip = _text(browser.get("client_ip"))
+    if ip:
+        if _is_ip(ip):
+            user_data["client_ip_address"] = ip
         else:
             dropped.append(("client_ip_address", "not_an_ip_address"))
-    values = {field: browser.get(source) for field, source in _BROWSER_FIELDS}
-    if not values["fbc"]:
-        values["fbc"] = fbc_from_click(browser, occurred_at)
-    for field, value in values.items():
-        if not isinstance(value, str) or not value.strip():
-            continue
-        value = value.strip()
-        if field != "client_user_agent" and not _COOKIE.fullmatch(value):
-            dropped.append((field, "malformed_cookie"))
-        elif field == "client_user_agent" and is_sha256_hex(value.lower()):
-            dropped.append((field, "hashed"))
+    agent = _text(browser.get("user_agent"))
+    if agent:
+        if len(agent) == _SHA256_HEX_LENGTH and is_sha256_hex(agent.lower()):
+            dropped.append(("client_user_agent", "hashed"))
         else:
-            user_data[field] = value
+            user_data["client_user_agent"] = agent
+    cookies = (("fbp", browser.get("fbp")), ("fbc", browser.get("fbc")))
+    for field, raw in cookies:
+        cookie = _text(raw) or (fbc_from_click(browser, occurred_at) if field == "fbc" else "")
+        if cookie and _COOKIE.fullmatch(cookie):
+            user_data[field] = cookie
+        elif cookie:
+            dropped.append((field, "malformed_cookie"))
+
+
+def _text(value: object) -> str:
+    """A stripped string, or "" for anything else."""
+    return value.strip() if isinstance(value, str) else ""
 
 
 def _is_ip(text: str) -> bool:

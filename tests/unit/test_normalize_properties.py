@@ -49,7 +49,9 @@ def test_prehashed_idempotent(field: str, raw: str, country: str | None) -> None
 
 @settings(max_examples=3000)
 @given(
-    st.sampled_from(["", "+", "00", "0", "1", "+1 ", "+44 ", "+49", "+33 0", "+39 0", "+7"]),
+    st.sampled_from(
+        ["", "+", "00", "0", "1", "+1 ", "+44 ", "+49", "+33 0", "+39 0", "+7", "0180020", "011"]
+    ),
     st.text("0123456789 -().", max_size=18),
     COUNTRIES,
 )
@@ -63,3 +65,13 @@ def test_phone_fast_path_agrees_with_phonenumbers(
     fast = _fast(raw.strip(), country)
 
     assert fast is None or len(fast) < 7 or normalize_phone_slow(raw, country) == fast
+
+
+def test_phone_fast_path_is_taken() -> None:
+    """Common formats really take the fast path (so the agreement test above is not vacuous)."""
+    assert ["16505551212", "442079460958", "442079460958", "33612345678"] == [
+        _fast("(650)555-1212", "US"),
+        _fast("020 7946 0958", "GB"),
+        _fast("+44 020 7946 0958", None),
+        _fast("06 12 34 56 78", "FR"),
+    ]
