@@ -1,4 +1,4 @@
-"""The ``capi-consumer`` command line: run | check-config | dlq | demo | emulator.
+"""The ``capi-consumer`` command line: run | check-config | preview | dlq | demo | emulator.
 
 Fatal problems print one line naming the problem and exit non-zero; no tracebacks for user errors.
 """
@@ -12,6 +12,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from consumer.errors import ConsumerError
 
@@ -38,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--leads", type=int, default=60)
     demo.add_argument("--seed", type=int, default=7)
     _add_dlq(commands)
+    _add_preview(commands)
     emulator = commands.add_parser(
         "emulator", help="serve the CAPI emulator (a test double of Meta)"
     )
@@ -51,6 +53,23 @@ def _add_dlq(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     from consumer.dlq_cli import add_dlq_commands
 
     add_dlq_commands(commands)
+
+
+def _add_preview(commands: Any) -> None:
+    preview = commands.add_parser(
+        "preview",
+        help="print the exact CAPI event, validation and EMQ estimate for each record; sends nothing",
+    )
+    preview.add_argument("--type", choices=("order", "lead"), required=True, dest="event_type")
+    preview.add_argument("file", type=Path, nargs="?", help="input file (default: stdin)")
+    preview.add_argument("--config", type=Path, default=Path("config/example.yaml"))
+    preview.add_argument(
+        "--binary", action="store_true", help="Confluent-framed Avro values back to back"
+    )
+    preview.add_argument(
+        "--registry", metavar="URL", help="writer schemas for --binary (default: ours)"
+    )
+    preview.add_argument("--now", type=float, help="unix seconds to validate against")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -73,6 +92,17 @@ def _dispatch(args: argparse.Namespace) -> int:
         from consumer.dlq_cli import run_dlq
 
         return run_dlq(args)
+    if args.command == "preview":
+        from consumer.preview import run_preview
+
+        return run_preview(
+            args.config,
+            args.event_type,
+            args.file,
+            binary=args.binary,
+            registry_url=args.registry,
+            now=args.now,
+        )
     if args.command == "demo":
         from consumer.devstack.demo import run_demo
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import orjson
 
+from consumer.custom_data import lead_custom_data, order_custom_data
 from consumer.errors import MappingError
 from consumer.models import CapiEvent
-from consumer.normalize import hash_value
 from consumer.settings import EventType, LeadMapping, OrderMapping, Settings
+from consumer.user_data import build_user_data
 
 __all__ = ["Filtered", "map_record", "render_event_id"]
 
@@ -34,8 +34,11 @@ def map_record(
 ) -> CapiEvent | Filtered:
     """Map one decoded record to a CAPI event, or say why it is not one."""
     if event_type == "order":
-        return _map(record, settings, settings.mapping.order, "status", _order_custom_data(record))
-    return _map(record, settings, settings.mapping.lead, "stage", _lead_custom_data(record))
+        rules: OrderMapping | LeadMapping = settings.mapping.order
+        custom_data = order_custom_data(record, rules.custom_properties)
+        return _map(record, settings, rules, "status", custom_data)
+    rules = settings.mapping.lead
+    return _map(record, settings, rules, "stage", lead_custom_data(record, rules.custom_properties))
 
 
 def _map(
@@ -54,24 +57,38 @@ def _map(
     source_field = "channel" if isinstance(rules, OrderMapping) else "source"
     action_source = rules.action_sources.get(str(record.get(source_field)), "other")
     event_id = record.get("event_id") or render_event_id(rules.event_id_template, record)
-    if action_source == "system_generated" and not isinstance(rules, OrderMapping):
-        # CRM Conversion Leads (capi.md §2.1): event_source=crm and the CRM's name.
-        custom_data = {
-            **custom_data,
-            "event_source": "crm",
-            "lead_event_source": record.get("crm_name") or "CRM",
-        }
-    payload = _payload(record, event_name, event_id, action_source, custom_data)
+    occurred_at = _occurred_at(record)
+    config = settings.mapping
+    built = build_user_data(record, occurred_at, config.external_id_form, config.default_country)
+    payload = _payload(record, event_name, event_id, action_source, occurred_at)
+    payload["user_data"] = built.user_data
+    custom_data = _with_crm(record, rules, action_source, custom_data)
+    if custom_data:
+        payload["custom_data"] = custom_data
     return CapiEvent(
         pixel_id=pixel_id,
         test_event_code=_test_event_code(record, settings, pixel_id),
         event_name=event_name,
-        event_id=event_id,
+        event_id=str(event_id),
         event_time=payload["event_time"],
         action_source=action_source,
         payload=payload,
         body=orjson.dumps(payload),
+        dropped=built.dropped,
     )
+
+
+def _with_crm(
+    record: Mapping[str, Any],
+    rules: OrderMapping | LeadMapping,
+    action_source: str,
+    custom_data: dict[str, Any],
+) -> dict[str, Any]:
+    """CRM Conversion Leads (capi.md §2.1): system_generated leads say event_source=crm and the CRM."""
+    if action_source != "system_generated" or not isinstance(rules, LeadMapping):
+        return custom_data
+    crm = record.get("crm_name") or rules.default_crm_name
+    return {**custom_data, "event_source": "crm", "lead_event_source": crm}
 
 
 def _test_event_code(record: Mapping[str, Any], settings: Settings, pixel_id: str) -> str | None:
@@ -87,11 +104,24 @@ def _test_event_code(record: Mapping[str, Any], settings: Settings, pixel_id: st
     return code
 
 
+class _ScalarFields(dict[str, Any]):
+    """The record's top-level string and integer fields, looked up only when a template asks."""
+
+    def __init__(self, record: Mapping[str, Any]) -> None:
+        super().__init__()
+        self._record = record
+
+    def __missing__(self, key: str) -> str | int:
+        value = self._record.get(key)
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            raise KeyError(key)
+        return value
+
+
 def render_event_id(template: str, record: Mapping[str, Any]) -> str:
     """Fill the event_id template from the record's top-level scalar fields."""
-    fields = {key: value for key, value in record.items() if isinstance(value, str | int)}
     try:
-        event_id = template.format_map(fields)
+        event_id = template.format_map(_ScalarFields(record))
     except (KeyError, IndexError, ValueError) as exc:
         raise MappingError(
             "mapping.event_id_template", f"event_id template needs field {exc}"
@@ -116,28 +146,28 @@ def _pixel_for(record: Mapping[str, Any], settings: Settings) -> str:
     return str(pixel_id)
 
 
+def _occurred_at(record: Mapping[str, Any]) -> dt.datetime:
+    occurred_at = record.get("occurred_at")
+    if not isinstance(occurred_at, dt.datetime):
+        raise MappingError("mapping.missing_field", "occurred_at is missing")
+    return occurred_at
+
+
 def _payload(
     record: Mapping[str, Any],
     event_name: str,
     event_id: str,
     action_source: str,
-    custom_data: dict[str, Any],
+    occurred_at: dt.datetime,
 ) -> dict[str, Any]:
-    occurred_at = record.get("occurred_at")
-    if not isinstance(occurred_at, dt.datetime):
-        raise MappingError("mapping.missing_field", "occurred_at is missing")
+    """The event's top-level fields (user_data and custom_data are added by the caller)."""
     browser = record.get("browser") or {}
     payload: dict[str, Any] = {
         "event_name": event_name,
         "event_time": int(occurred_at.timestamp()),
-        "event_id": event_id,
+        "event_id": str(event_id),
         "action_source": action_source,
-        "user_data": _user_data(record.get("customer") or {}, browser, occurred_at),
     }
-    if record.get("meta_lead_id"):
-        payload["user_data"]["lead_id"] = _lead_id(record["meta_lead_id"])
-    if custom_data:
-        payload["custom_data"] = custom_data
     if browser.get("page_url"):
         payload["event_source_url"] = browser["page_url"]
     if browser.get("referrer_url"):
@@ -146,47 +176,8 @@ def _payload(
     return payload
 
 
-def _user_data(
-    customer: Mapping[str, Any], browser: Mapping[str, Any], occurred_at: dt.datetime
-) -> dict[str, Any]:
-    user_data: dict[str, Any] = {}
-    country = customer.get("country")
-    for field, source in (("em", "email"), ("ph", "phone"), ("external_id", "external_id")):
-        value = customer.get(source)
-        if isinstance(value, str):
-            hashed = hash_value(field, value, country)
-            if hashed is not None:
-                user_data[field] = [hashed]
-    for field, source in (
-        ("client_ip_address", "client_ip"),
-        ("client_user_agent", "user_agent"),
-        ("fbp", "fbp"),
-    ):
-        if browser.get(source):
-            user_data[field] = browser[source]
-    fbc = browser.get("fbc") or _fbc_from_click(browser, occurred_at)
-    if fbc:
-        user_data["fbc"] = fbc
-    return user_data
-
-
-def _fbc_from_click(browser: Mapping[str, Any], occurred_at: dt.datetime) -> str | None:
-    """``fb.1.<ms>.<fbclid>`` (capi.md §3.1): subdomain index 1, fbclid verbatim."""
-    fbclid = browser.get("fbclid")
-    if not fbclid:
-        return None
-    seen_at = browser.get("fbclid_seen_at") or occurred_at
-    return f"fb.1.{int(seen_at.timestamp() * 1000)}.{fbclid}"
-
-
-def _lead_id(value: str) -> int:
-    digits = value.strip()
-    if not digits.isdigit():
-        raise MappingError("mapping.invalid_lead_id", "meta_lead_id is not numeric")
-    return int(digits)
-
-
 def _consent(consent: Mapping[str, Any] | None) -> dict[str, Any]:
+    """opt_out and Limited Data Use (capi.md §2.2): country and state codes, 0 = geolocate."""
     if not consent:
         return {}
     fields: dict[str, Any] = {}
@@ -197,43 +188,3 @@ def _consent(consent: Mapping[str, Any] | None) -> dict[str, Any]:
         fields["data_processing_options_country"] = consent.get("ldu_country") or 0
         fields["data_processing_options_state"] = consent.get("ldu_state") or 0
     return fields
-
-
-def _money(value: Decimal) -> float:
-    """Decimal -> JSON number. Scale-2 amounts up to 15 digits round-trip exactly through float."""
-    return float(value)
-
-
-def _order_custom_data(record: Mapping[str, Any]) -> dict[str, Any]:
-    items = record.get("line_items") or []
-    custom: dict[str, Any] = {
-        "currency": str(record.get("currency", "")).upper(),
-        "order_id": record.get("order_id"),
-        "contents": [
-            {
-                "id": item["sku"],
-                "quantity": item["quantity"],
-                "item_price": _money(item["unit_price"]),
-            }
-            for item in items
-        ],
-        "content_ids": [item["sku"] for item in items],
-        "content_type": "product",
-        "num_items": sum(item["quantity"] for item in items),
-    }
-    if isinstance(record.get("total"), Decimal):
-        custom["value"] = _money(record["total"])
-    if isinstance(record.get("predicted_ltv"), Decimal):
-        custom["predicted_ltv"] = _money(record["predicted_ltv"])
-    if record.get("delivery_category"):
-        custom["delivery_category"] = str(record["delivery_category"]).lower()
-    return custom
-
-
-def _lead_custom_data(record: Mapping[str, Any]) -> dict[str, Any]:
-    custom: dict[str, Any] = {}
-    if isinstance(record.get("value"), Decimal):
-        custom["value"] = _money(record["value"])
-    if record.get("currency"):
-        custom["currency"] = str(record["currency"]).upper()
-    return custom

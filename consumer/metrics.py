@@ -48,7 +48,7 @@ class CounterSpec:
     name: str
     doc: str
     labels: tuple[str, ...]
-    read: Callable[[RunStats], int | Mapping[Any, int]]  # keys: a label value or a tuple
+    read: Callable[[RunStats], float | Mapping[Any, float]]  # keys: a label value or a tuple
 
 
 RUN_COUNTERS: tuple[CounterSpec, ...] = (
@@ -92,6 +92,30 @@ RUN_COUNTERS: tuple[CounterSpec, ...] = (
         "capi_retries", "Batch retries, by Graph code.", ("code",), lambda s: s.retries_by_code
     ),
     CounterSpec(
+        "capi_user_data_dropped",
+        "user_data values dropped because they could not be normalized, by field and reason.",
+        ("field", "reason"),
+        lambda s: s.user_data_dropped,
+    ),
+    CounterSpec(
+        "capi_emq_events",
+        "Events scored by the local Event Match Quality estimate.",
+        ("pixel_id", "event_name"),
+        lambda s: {key: emq.count for key, emq in s.emq.items()},
+    ),
+    CounterSpec(
+        "capi_emq_score_sum",
+        "Sum of EMQ estimates (0-10); divide by capi_emq_events_total for the mean.",
+        ("pixel_id", "event_name"),
+        lambda s: {key: emq.total for key, emq in s.emq.items()},
+    ),
+    CounterSpec(
+        "capi_emq_weak_events",
+        "Events whose EMQ estimate is below Meta's 6.0 target.",
+        ("pixel_id", "event_name"),
+        lambda s: {key: emq.weak for key, emq in s.emq.items()},
+    ),
+    CounterSpec(
         "capi_throttles",
         "Throttling answers from Meta, by Graph code/subcode.",
         ("code",),
@@ -130,8 +154,8 @@ STATE_GAUGES: tuple[GaugeSpec, ...] = (
 )
 
 
-def _labelled(value: int | Mapping[Any, int]) -> Iterator[tuple[list[str], int]]:
-    if isinstance(value, int):
+def _labelled(value: float | Mapping[Any, float]) -> Iterator[tuple[list[str], float]]:
+    if isinstance(value, int | float):
         yield [], value
         return
     for key, count in value.items():

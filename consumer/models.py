@@ -69,6 +69,8 @@ class CapiEvent:
     action_source: str
     payload: dict[str, Any]
     body: bytes = b""
+    # user_data values dropped because they could not be normalized: (field, reason), no values.
+    dropped: tuple[tuple[str, str], ...] = ()
 
     @property
     def batch_key(self) -> tuple[str, str | None]:

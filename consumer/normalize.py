@@ -1,38 +1,92 @@
 """Pure normalization and SHA-256 hashing of user_data fields, as Meta documents (capi.md §3).
 
-Each hashed field has a normalizer ``str -> str | None``; ``None`` means the value cannot be
-normalized and is dropped (the caller counts the reason). A value that already is a SHA-256
-hex digest passes through unchanged. Nothing here logs or keeps a raw value.
+Each hashed field has a normalizer ``(value, country) -> str | Rejected``; a ``Rejected`` says why
+the value cannot be normalized, and the caller drops it and counts the reason. ``country`` is the
+customer's ISO alpha-2 code (uppercase) when known: phone numbers, states and postal codes depend
+on it. A value that already is a SHA-256 hex digest passes through unchanged (lowercased). Nothing
+here logs or keeps a raw value; a ``Rejected`` carries a reason code, never the input.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
+import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
 
-import phonenumbers
+from consumer.geo import country_code, normalize_postal_code, normalize_state
+from consumer.phone import MIN_PHONE_DIGITS, normalize_phone
 
 __all__ = [
     "HASHED_FIELDS",
+    "ExternalIdForm",
+    "Rejected",
+    "hash_date_of_birth",
+    "hash_field",
     "hash_value",
     "is_sha256_hex",
+    "normalize_city",
+    "normalize_date_of_birth",
     "normalize_email",
     "normalize_external_id",
+    "normalize_gender",
+    "normalize_name",
     "normalize_phone",
     "sha256_hex",
 ]
 
+ExternalIdForm = Literal["trimmed", "lowercase"]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A value that cannot be normalized: ``reason`` is a short code such as ``no_domain``."""
+
+    reason: str
+
+
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+_SHA256_HEX_LENGTH = 64
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_MIN_PHONE_DIGITS = 7  # shortest national numbers in use; fewer digits cannot be a phone number
+_CITY_DROP = re.compile(r"[\W\d_]+")  # city: letters only (no spaces, digits, punctuation)
+
+_NAME_TABLE_MAX = 65_536  # characters remembered; bounds memory against adversarial input
+
+
+class _NameDrops(dict[int, int | None]):
+    """A ``str.translate`` table that deletes punctuation, symbols and control characters
+    (Unicode categories P*, S*, C*) but keeps whitespace; filled per character on first sight."""
+
+    def __missing__(self, code: int) -> int | None:
+        char = chr(code)
+        drop = not char.isspace() and unicodedata.category(char)[0] in "PSC"
+        result = None if drop else code
+        if len(self) < _NAME_TABLE_MAX:
+            self[code] = result
+        return result
+
+
+_NAME_DROPS = _NameDrops()
+_DOB_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%m/%d/%Y", "%Y/%m/%d", "%d.%m.%Y")
+_MIN_BIRTH_YEAR = 1900  # older dates of birth are typos or placeholders, not customers
+_GENDERS = {
+    **dict.fromkeys(("f", "female", "woman", "w", "femme", "frau", "mujer", "weiblich"), "f"),
+    **dict.fromkeys(("m", "male", "man", "homme", "mann", "hombre", "männlich"), "m"),
+}
+_EMPTY = Rejected("empty")
 
 
 def sha256_hex(normalized: str) -> str:
+    """Lowercase hex SHA-256 of the UTF-8 bytes of ``normalized``."""
     return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
 
 
 def is_sha256_hex(value: str) -> bool:
+    """True for exactly 64 lowercase hex characters."""
     return _SHA256_HEX.match(value) is not None
 
 
@@ -42,45 +96,130 @@ def normalize_email(value: str) -> str | None:
     return email if _EMAIL.match(email) else None
 
 
-def normalize_phone(value: str, country: str | None = None) -> str | None:
-    """Digits of the E.164 form, country code included, no '+' (Meta: ``16505551212``).
+def normalize_name(value: str) -> str | None:
+    """Lowercase, Unicode NFC, punctuation and symbols removed, inner spaces collapsed.
 
-    A number without a country code is read as a national number of ``country`` (ISO alpha-2).
-    None when the number cannot be parsed or is not a possible number.
+    Meta: "lowercase, no punctuation; special characters UTF-8" (``Valéry`` -> ``valéry``).
     """
-    raw = value.strip()
-    if raw.startswith("00"):
-        raw = "+" + raw[2:]
-    region = country.upper() if country and len(country.strip()) == 2 else None
-    try:
-        parsed = phonenumbers.parse(raw, None if raw.startswith("+") else region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(parsed):
-        return None
-    digits = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)[1:]
-    return digits if len(digits) >= _MIN_PHONE_DIGITS else None
+    text = value if value.isascii() else unicodedata.normalize("NFC", value)
+    name = " ".join(text.translate(_NAME_DROPS).lower().split())
+    return name or None
 
 
-def normalize_external_id(value: str) -> str | None:
-    """Trimmed as-is: external_id must equal what the browser pixel sends, byte for byte."""
+def normalize_city(value: str) -> str | None:
+    """Lowercase letters only, no spaces or punctuation (Meta: ``New York`` -> ``newyork``)."""
+    city = _CITY_DROP.sub("", unicodedata.normalize("NFC", value).lower())
+    return city or None
+
+
+def normalize_gender(value: str) -> str | None:
+    """``f`` or ``m`` from a gender word (female, Frau, M, ...); None for anything else."""
+    return _GENDERS.get(value.strip().lower())
+
+
+def hash_date_of_birth(value: dt.date) -> str | Rejected:
+    """The hash of an Avro ``date`` date of birth (cached: birthdays repeat across customers)."""
+    return _hash_date(value)
+
+
+@lru_cache(maxsize=16384)
+def _hash_date(value: dt.date) -> str | Rejected:
+    born = normalize_date_of_birth(value)
+    return Rejected("unrecognized") if born is None else sha256_hex(born)
+
+
+def normalize_date_of_birth(value: str | dt.date) -> str | None:
+    """``YYYYMMDD`` from a date or a common string form (ISO, compact, US ``MM/DD/YYYY``, ``DD.MM.YYYY``)."""
+    if isinstance(value, dt.date):
+        born: dt.date | None = value
+    else:
+        born = _parse_date(value.strip())
+    if born is None or not _MIN_BIRTH_YEAR <= born.year <= dt.datetime.now(dt.UTC).year:
+        return None
+    return born.strftime("%Y%m%d")
+
+
+def _parse_date(text: str) -> dt.date | None:
+    for form in _DOB_FORMATS:
+        try:
+            return dt.datetime.strptime(text, form).date()  # noqa: DTZ007  # a date, no time zone
+        except ValueError:
+            continue
+    return None
+
+
+def normalize_external_id(value: str, form: ExternalIdForm = "trimmed") -> str | None:
+    """Trimmed (and lowercased if configured): must equal what the browser pixel sends."""
     trimmed = value.strip()
+    if form == "lowercase":
+        trimmed = trimmed.lower()
     return trimmed or None
+
+
+def _country(value: str, _country_hint: str | None) -> str | None:
+    code = country_code(value)
+    return None if code is None else code.lower()
 
 
 Normalizer = Callable[[str, str | None], str | None]
 
+# Field -> normalizer; the reason a value is dropped is "<field>.invalid" unless a check below
+# knows better (empty input, an email without a domain, too few phone digits).
 HASHED_FIELDS: dict[str, Normalizer] = {
     "em": lambda value, _country: normalize_email(value),
     "ph": normalize_phone,
+    "fn": lambda value, _country: normalize_name(value),
+    "ln": lambda value, _country: normalize_name(value),
+    "db": lambda value, _country: normalize_date_of_birth(value),
+    "ge": lambda value, _country: normalize_gender(value),
+    "ct": lambda value, _country: normalize_city(value),
+    "st": normalize_state,
+    "zp": normalize_postal_code,
+    "country": _country,
     "external_id": lambda value, _country: normalize_external_id(value),
 }
 
 
-def hash_value(field: str, value: str, country: str | None = None) -> str | None:
-    """Normalize then hash ``value`` for ``field``; pre-hashed values pass through; None = drop."""
-    lowered = value.strip().lower()
-    if is_sha256_hex(lowered):
-        return lowered
+# Fields with few distinct values per shop (a city, a state, a country, a gender): their hashes
+# are cached by input, which turns normalization and SHA-256 into one dict lookup.
+_LOW_CARDINALITY = frozenset({"ct", "st", "zp", "country", "ge"})
+
+
+def hash_field(field: str, value: str, country: str | None = None) -> str | Rejected:
+    """Normalize then hash ``value`` for ``field``; pre-hashed values pass through."""
+    if field in _LOW_CARDINALITY:
+        return _hash_cached(field, value, country)
+    return _hash_field(field, value, country)
+
+
+@lru_cache(maxsize=16384)
+def _hash_cached(field: str, value: str, country: str | None) -> str | Rejected:
+    return _hash_field(field, value, country)
+
+
+def _hash_field(field: str, value: str, country: str | None) -> str | Rejected:
+    stripped = value.strip()
+    if not stripped:
+        return _EMPTY
+    if len(stripped) == _SHA256_HEX_LENGTH and is_sha256_hex(stripped.lower()):
+        return stripped.lower()
     normalized = HASHED_FIELDS[field](value, country)
-    return None if normalized is None else sha256_hex(normalized)
+    if normalized is None:
+        return Rejected(_why(field, stripped.lower()))
+    return hashlib.sha256(normalized.encode()).hexdigest()
+
+
+def _why(field: str, lowered: str) -> str:
+    """A precise reason code for a value ``field``'s normalizer refused (never the value)."""
+    if field == "em":
+        return "no_at_sign" if "@" not in lowered else "no_domain"
+    if field == "ph":
+        digits = sum(ch.isdigit() for ch in lowered)
+        return "too_few_digits" if digits < MIN_PHONE_DIGITS else "not_a_phone_number"
+    return "unrecognized"
+
+
+def hash_value(field: str, value: str, country: str | None = None) -> str | None:
+    """``hash_field`` that says None (drop) instead of why."""
+    result = hash_field(field, value, country)
+    return None if isinstance(result, Rejected) else result

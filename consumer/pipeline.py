@@ -219,6 +219,7 @@ class Pipeline:
             if not (isinstance(result, Failure) and result.stage == "decode"):
                 self.stats.decoded += 1
             if isinstance(result, CapiEvent):
+                self.stats.observe_mapped(result)
                 events.append((record, result))
             elif isinstance(result, Failure):
                 letters.append(DeadLetter(record, result))

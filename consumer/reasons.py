@@ -128,9 +128,6 @@ REASONS: dict[str, ReasonInfo] = {
     "mapping.event_id_template": ReasonInfo(
         "The event_id template references a field the record lacks.", _FIX_CONFIG, True
     ),
-    "mapping.invalid_lead_id": ReasonInfo(
-        "meta_lead_id is not numeric.", "Fix the producer.", False
-    ),
     # validate stage
     "invalid.event_name": ReasonInfo(
         "event_name is empty or longer than 50 characters.",
@@ -163,6 +160,36 @@ REASONS: dict[str, ReasonInfo] = {
     ),
     "invalid.purchase_without_currency": ReasonInfo(
         "A Purchase without an ISO 4217 currency.", "Fix the producer.", False
+    ),
+    "invalid.event_time_type": ReasonInfo(
+        "event_time is not an integer number of Unix seconds.",
+        "Fix the mapping (a bug) or the producer's occurred_at.",
+        False,
+    ),
+    "invalid.action_source": ReasonInfo(
+        "action_source is not one of Meta's values.",
+        "Fix mapping.*.action_sources in the config, roll out, then replay.",
+        True,
+    ),
+    "invalid.insufficient_customer_information": ReasonInfo(
+        "user_data holds only one of Meta's rejected combinations (e.g. only geo fields, or fn+ge), so Meta would reject the batch (2804050).",
+        "Have the producer send an email, phone, external_id or click id; replaying the same bytes fails again.",
+        False,
+    ),
+    "invalid.unhashed_user_data": ReasonInfo(
+        "A hashed user_data field is not a 64-hex SHA-256 (a normalization bug).",
+        "Report it: this should never happen. Replay after the fix.",
+        True,
+    ),
+    "invalid.ldu_country": ReasonInfo(
+        "consent.ldu_country is not 0 (geolocate) or 1 (US).",
+        "Fix the producer's consent fields.",
+        False,
+    ),
+    "invalid.ldu_state": ReasonInfo(
+        "consent.ldu_state is not 0 (geolocate) or a documented state code (1000-1013).",
+        "Fix the producer's consent fields.",
+        False,
     ),
     # send stage
     "rejected": ReasonInfo(

@@ -177,6 +177,20 @@ class MetaSettings(_Frozen):
     user_agent: str = "capi-consumer"
 
 
+# custom_data keys our mapping owns (capi.md §4); a configured extra property may not reuse one.
+STANDARD_CUSTOM_DATA = frozenset(
+    {"value", "currency", "contents", "content_ids", "content_type", "num_items", "order_id"}
+    | {"predicted_ltv", "delivery_category", "event_source", "lead_event_source", "net_revenue"}
+)
+
+
+def _custom_properties_ok(value: dict[str, str]) -> dict[str, str]:
+    clashes = sorted(set(value) & STANDARD_CUSTOM_DATA)
+    if clashes:
+        raise ValueError(f"custom_properties may not redefine standard custom_data keys {clashes}")
+    return value
+
+
 class OrderMapping(_Frozen):
     """How an order record becomes a CAPI event."""
 
@@ -203,6 +217,9 @@ class OrderMapping(_Frozen):
             "OTHER": "other",
         }
     )
+    # Extra custom_data properties: custom_data key -> dotted record field (e.g. "customer.city").
+    custom_properties: dict[str, str] = Field(default_factory=dict)
+    _custom_ok = field_validator("custom_properties")(_custom_properties_ok)
 
 
 class LeadMapping(_Frozen):
@@ -228,11 +245,20 @@ class LeadMapping(_Frozen):
             "OTHER": "other",
         }
     )
+    # CRM name sent as custom_data.lead_event_source when the record has no crm_name.
+    default_crm_name: str = "CRM"
+    custom_properties: dict[str, str] = Field(default_factory=dict)
+    _custom_ok = field_validator("custom_properties")(_custom_properties_ok)
 
 
 class MappingSettings(_Frozen):
     order: OrderMapping = Field(default_factory=OrderMapping)
     lead: LeadMapping = Field(default_factory=LeadMapping)
+    # The form external_id is hashed in; it must equal what the browser pixel sends (README).
+    external_id_form: Literal["trimmed", "lowercase"] = "trimmed"
+    # ISO alpha-2 country assumed for national phone numbers, states and postal codes when the
+    # record's customer has no country (a single-country shop). Never sent as user_data.country.
+    default_country: str | None = Field(None, pattern=r"^[A-Z]{2}$")
     # How far in the future event_time may be (clock skew) before the event is invalid.
     future_skew_s: int = Field(300, ge=0)
 
@@ -346,10 +372,12 @@ class Settings(BaseSettings):
         return self
 
 
-def load_settings(path: Path | None) -> Settings:
+def load_settings(path: Path | None, *, token_placeholder: str | None = None) -> Settings:
     """Read ``path`` (YAML) and the environment into a validated Settings, or raise ConfigError.
 
-    The error message names each failing field by its dotted path.
+    The error message names each failing field by its dotted path. ``token_placeholder`` (used by
+    ``preview``, which never sends) stands in for the access token of every pixel that has none
+    in the file; a token from the environment still wins.
     """
     raw = _read_yaml(path) if path is not None else {}
     secret_paths = list(_secret_paths(raw))
@@ -358,6 +386,10 @@ def load_settings(path: Path | None) -> Settings:
             f"{secret_paths[0]}: secrets are not allowed in the config file; "
             "set them in the environment (CAPI_...__ACCESS_TOKEN) or use a *_file field"
         )
+    if token_placeholder is not None:
+        for pixel in (raw.get("pixels") or {}).values():
+            if isinstance(pixel, dict) and pixel.get("access_token_file") is None:
+                pixel["access_token"] = token_placeholder
     try:
         return Settings(**raw)
     except PydanticValidationError as exc:

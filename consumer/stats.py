@@ -6,9 +6,23 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from consumer.models import Outcome
+from consumer.emq import estimate
+from consumer.models import CapiEvent, Outcome
 
-__all__ = ["RunStats"]
+__all__ = ["EmqSummary", "RunStats"]
+
+
+@dataclass(slots=True)
+class EmqSummary:
+    """EMQ estimates of one (pixel, event_name): a count, a sum (mean = total / count), weak ones."""
+
+    count: int = 0
+    total: float = 0.0
+    weak: int = 0  # events below Meta's 6.0 target
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.count if self.count else 0.0
 
 
 @dataclass(slots=True)
@@ -29,6 +43,8 @@ class RunStats:
     decoded: int = 0
     retries_by_code: Counter[str] = field(default_factory=Counter)  # Graph reason code
     request_errors: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, code)
+    emq: dict[tuple[str, str], EmqSummary] = field(default_factory=dict)  # (pixel, event_name)
+    user_data_dropped: Counter[tuple[str, str]] = field(default_factory=Counter)  # (field, reason)
 
     @property
     def settled(self) -> int:
@@ -36,6 +52,15 @@ class RunStats:
 
     def outcome(self, outcome: Outcome, count: int = 1) -> None:
         self.outcomes[outcome.value] += count
+
+    def observe_mapped(self, event: CapiEvent) -> None:
+        """Count a mapped, valid event: its EMQ estimate and the user_data values it dropped."""
+        score = estimate(event.payload.get("user_data") or {})
+        summary = self.emq.setdefault((event.pixel_id, event.event_name), EmqSummary())
+        summary.count += 1
+        summary.total += score.score
+        summary.weak += score.weak
+        self.user_data_dropped.update(event.dropped)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -47,4 +72,16 @@ class RunStats:
             "filtered_reasons": dict(self.filtered_reasons),
             "retries": self.retries,
             "throttles": dict(self.throttles),
+            "emq": {
+                f"{pixel}/{name}": {
+                    "events": emq.count,
+                    "mean": round(emq.mean, 1),
+                    "weak": emq.weak,
+                }
+                for (pixel, name), emq in sorted(self.emq.items())
+            },
+            "user_data_dropped": {
+                f"{field}.{reason}": count
+                for (field, reason), count in sorted(self.user_data_dropped.items())
+            },
         }

@@ -7,11 +7,15 @@ batch (capi.md §5). Each rule raises ``ValidationError`` with a stable reason c
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
+
+import orjson
 
 from consumer.errors import ValidationError
 from consumer.models import CapiEvent
 
-__all__ = ["MAX_AGE_S", "validate_event"]
+__all__ = ["INSUFFICIENT_COMBINATIONS", "MAX_AGE_S", "validate_event", "violations"]
 
 DAY_S = 86_400
 MAX_AGE_S = 7 * DAY_S  # Meta rejects the whole request if any event is older (capi.md §2)
@@ -20,17 +24,42 @@ MAX_EVENT_NAME = 50  # Pixel docs cap custom event names at 50 characters (capi.
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
 
 
+ACTION_SOURCES = frozenset(
+    {"email", "website", "app", "phone_call", "chat", "physical_store", "system_generated"}
+    | {"business_messaging", "other"}
+)
+HASHED_KEYS = frozenset({"em", "ph", "fn", "ln", "db", "ge", "ct", "st", "zp", "country"})
+# Since Graph v13 an event is rejected when its customer information is only one of these sets
+# or a subset of one (capi.md §3, subcode 2804050).
+INSUFFICIENT_COMBINATIONS = (
+    frozenset({"ct", "country", "st", "zp", "ge", "client_user_agent"}),
+    frozenset({"db", "client_user_agent"}),
+    frozenset({"fn", "ge"}),
+    frozenset({"ln", "ge"}),
+)
+LDU_COUNTRIES = frozenset({0, 1})  # 0 = geolocate, 1 = US (capi.md §2.2)
+LDU_STATES = frozenset({0, *range(1000, 1014)})  # 0 = geolocate, 1000-1013 US states
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
 def validate_event(event: CapiEvent, now: float, future_skew_s: int) -> None:
     """Raise ValidationError for the first rule ``event`` breaks; return None when it is sendable."""
-    _check_name(event)
-    _check_time(event, now, future_skew_s)
-    _check_action_source(event)
-    _check_value(event)
-    if not event.payload.get("user_data"):
-        raise ValidationError("invalid.no_user_data", "user_data has no usable identifier")
+    for check in _CHECKS:
+        check(event, now, future_skew_s)
 
 
-def _check_name(event: CapiEvent) -> None:
+def violations(event: CapiEvent, now: float, future_skew_s: int) -> list[ValidationError]:
+    """Every rule ``event`` breaks (empty when sendable): what ``preview`` reports."""
+    found = []
+    for check in _CHECKS:
+        try:
+            check(event, now, future_skew_s)
+        except ValidationError as exc:
+            found.append(exc)
+    return found
+
+
+def _check_name(event: CapiEvent, _now: float, _skew: int) -> None:
     if not event.event_name or len(event.event_name) > MAX_EVENT_NAME:
         raise ValidationError(
             "invalid.event_name", "event_name is empty or longer than 50 characters"
@@ -38,6 +67,8 @@ def _check_name(event: CapiEvent) -> None:
 
 
 def _check_time(event: CapiEvent, now: float, future_skew_s: int) -> None:
+    if type(event.event_time) is not int:
+        raise ValidationError("invalid.event_time_type", "event_time must be integer seconds")
     max_age = MAX_AGE_PHYSICAL_STORE_S if event.action_source == "physical_store" else MAX_AGE_S
     if event.event_time < now - max_age:
         raise ValidationError(
@@ -49,7 +80,11 @@ def _check_time(event: CapiEvent, now: float, future_skew_s: int) -> None:
         )
 
 
-def _check_action_source(event: CapiEvent) -> None:
+def _check_action_source(event: CapiEvent, _now: float, _skew: int) -> None:
+    if event.action_source not in ACTION_SOURCES:
+        raise ValidationError(
+            "invalid.action_source", f"action_source {event.action_source!r} is not Meta's"
+        )
     if event.action_source != "website":
         return
     if not event.payload.get("event_source_url"):
@@ -60,11 +95,11 @@ def _check_action_source(event: CapiEvent) -> None:
         raise ValidationError("invalid.missing_user_agent", "website events need client_user_agent")
 
 
-def _check_value(event: CapiEvent) -> None:
+def _check_value(event: CapiEvent, _now: float, _skew: int) -> None:
     if event.event_name != "Purchase":
         return
     custom = event.payload.get("custom_data") or {}
-    if not isinstance(custom.get("value"), int | float):
+    if not isinstance(custom.get("value"), int | float | orjson.Fragment):
         raise ValidationError(
             "invalid.purchase_without_value", "Purchase needs a numeric custom_data.value"
         )
@@ -72,3 +107,41 @@ def _check_value(event: CapiEvent) -> None:
         raise ValidationError(
             "invalid.purchase_without_currency", "Purchase needs an ISO 4217 currency"
         )
+
+
+def _check_user_data(event: CapiEvent, _now: float, _skew: int) -> None:
+    """At least one identifier, hashes that are hashes, not only a weak combination."""
+    user_data: dict[str, Any] = event.payload.get("user_data") or {}
+    if not user_data:
+        raise ValidationError("invalid.no_user_data", "user_data has no usable identifier")
+    for key in HASHED_KEYS.intersection(user_data):
+        if not all(_SHA256_HEX.fullmatch(str(item)) for item in user_data[key]):
+            raise ValidationError("invalid.unhashed_user_data", f"user_data.{key} is not SHA-256")
+    keys = frozenset(user_data)
+    for combination in INSUFFICIENT_COMBINATIONS:
+        if keys <= combination:
+            raise ValidationError(
+                "invalid.insufficient_customer_information",
+                f"user_data has only {sorted(keys)}: too little to match (subcode 2804050)",
+            )
+
+
+def _check_consent(event: CapiEvent, _now: float, _skew: int) -> None:
+    """LDU country and state codes are Meta's documented values (capi.md §2.2)."""
+    payload = event.payload
+    if "LDU" not in payload.get("data_processing_options", ()):
+        return
+    if payload.get("data_processing_options_country") not in LDU_COUNTRIES:
+        raise ValidationError("invalid.ldu_country", "LDU country must be 0 (geolocate) or 1 (US)")
+    if payload.get("data_processing_options_state") not in LDU_STATES:
+        raise ValidationError("invalid.ldu_state", "LDU state must be 0 or a code 1000-1013")
+
+
+_CHECKS: tuple[Callable[[CapiEvent, float, int], None], ...] = (
+    _check_name,
+    _check_time,
+    _check_action_source,
+    _check_value,
+    _check_user_data,
+    _check_consent,
+)

@@ -189,11 +189,6 @@ MAPPING_CASES: dict[str, tuple[bytes, str, dict[str, Any]]] = {
         "orders",
         {"mapping": {"order": {"event_id_template": "o_{missing}"}}},
     ),
-    "mapping.invalid_lead_id": (
-        avro(LEAD_ID, make_lead(meta_lead_id="abc", **LEAD_AD)),
-        "leads",
-        {},
-    ),
 }
 
 

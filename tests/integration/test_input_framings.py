@@ -88,6 +88,7 @@ def consumer_settings(  # one place that wires a test consumer
         meta={"base_url": emulator_url},
         pixels={p: {"access_token": a["access_token"]} for p, a in EMULATOR_PIXELS.items()},
         batch={"linger_s": 0.05},
+        dedup={"backend": "memory"},  # a fresh window per test
     )
 
 

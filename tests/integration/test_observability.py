@@ -48,6 +48,7 @@ def consumer_settings(
         },
         tenants={"shop-eu": DEMO_PIXELS[2]},
         batch={"linger_s": 0.05},
+        dedup={"backend": "memory"},  # a fresh window per test
         observability={"port": free_port(), "kafka_statistics_interval_s": 0.2},
     )
 

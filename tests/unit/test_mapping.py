@@ -7,10 +7,12 @@ from decimal import Decimal
 
 import orjson
 import pytest
+from pydantic import ValidationError as PydanticValidationError
 
 from consumer.errors import MappingError
 from consumer.mapping import Filtered, map_record
 from consumer.models import CapiEvent
+from consumer.normalize import sha256_hex
 from tests.fixtures.factories import NOW, PIXEL, TEST_PIXEL, make_lead, make_order, make_settings
 
 EM_JOHN = "62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f"
@@ -132,3 +134,156 @@ class TestLead:
         event = _event(make_lead(meta_lead_id="1234567890123456"), "lead")
 
         assert 1234567890123456 == event.payload["user_data"]["lead_id"]
+
+
+RICH_CUSTOMER = {
+    "external_id": "cust-1",
+    "email": "John_Smith@gmail.com",
+    "phone": "(650)555-1212",
+    "first_name": "Valéry",
+    "last_name": "O'Brien",
+    "date_of_birth": dt.date(1997, 2, 16),
+    "gender": "Female",
+    "city": "New York",
+    "state": "New York",
+    "postal_code": "10001-1234",
+    "country": "United States",
+}
+
+
+class TestUserData:
+    def test_every_field_hashed(self) -> None:
+        """Every customer field lands in user_data as a one-element list of its documented hash."""
+        user_data = _event(make_order(customer=RICH_CUSTOMER)).payload["user_data"]
+
+        expected = {
+            "em": "john_smith@gmail.com",
+            "ph": "16505551212",
+            "fn": "valéry",
+            "ln": "obrien",
+            "db": "19970216",
+            "ge": "f",
+            "ct": "newyork",
+            "st": "ny",
+            "zp": "10001",
+            "country": "us",
+            "external_id": "cust-1",
+        }
+        assert {k: [sha256_hex(v)] for k, v in expected.items()} == {
+            k: user_data[k] for k in expected
+        }
+
+    def test_raw_identifiers_unhashed(self) -> None:
+        """fbp, client IP and user agent are sent as the browser saw them."""
+        user_data = _event(make_order()).payload["user_data"]
+
+        assert ("fb.1.1596403881668.1116446470", "168.212.226.204", "Mozilla/5.0") == (
+            user_data["fbp"],
+            user_data["client_ip_address"],
+            user_data["client_user_agent"],
+        )
+
+    def test_unusable_values_dropped_with_reasons(self) -> None:
+        """Values that cannot be normalized are dropped and reported; the rest still goes."""
+        customer = {**RICH_CUSTOMER, "email": "john@", "phone": "12", "gender": "?"}
+        browser = {**make_order()["browser"], "client_ip": "not-an-ip", "fbp": "cookie"}
+
+        event = _event(make_order(customer=customer, browser=browser))
+
+        assert (
+            ("em", "no_domain"),
+            ("ph", "too_few_digits"),
+            ("ge", "unrecognized"),
+            ("client_ip_address", "not_an_ip_address"),
+            ("fbp", "malformed_cookie"),
+        ) == event.dropped
+        assert not {"em", "ph", "ge", "client_ip_address", "fbp"} & set(event.payload["user_data"])
+        assert b"john@" not in event.body
+
+    def test_external_id_lowercase_form(self) -> None:
+        """external_id can be hashed lowercased, to match a pixel that lowercases it."""
+        settings = make_settings(mapping={"external_id_form": "lowercase"})
+        customer = {**RICH_CUSTOMER, "external_id": " CUST-1 "}
+
+        event = map_record("order", make_order(customer=customer), settings)
+
+        assert isinstance(event, CapiEvent)
+        assert [sha256_hex("cust-1")] == event.payload["user_data"]["external_id"]
+
+    def test_default_country_reads_national_phone(self) -> None:
+        """A single-country shop's default country reads national numbers of customers without one."""
+        customer = {"email": None, "phone": "020 7946 0958", "country": None}
+        settings = make_settings(mapping={"default_country": "GB"})
+
+        event = map_record("order", make_order(customer=customer), settings)
+
+        assert isinstance(event, CapiEvent)
+        assert [sha256_hex("442079460958")] == event.payload["user_data"]["ph"]
+        assert "country" not in event.payload["user_data"]
+
+    def test_bad_lead_id_dropped(self) -> None:
+        """A Meta lead id that is not 15-17 digits is dropped, not sent (Meta would reject)."""
+        event = _event(make_lead(meta_lead_id="12345"), "lead")
+
+        assert "lead_id" not in event.payload["user_data"]
+        assert (("lead_id", "not_15_to_17_digits"),) == event.dropped
+
+
+class TestCustomData:
+    def test_order_fields(self) -> None:
+        """custom_data carries value, currency, contents, ids, type, count, order id, LTV, delivery."""
+        record = make_order(predicted_ltv=Decimal("900.10"), delivery_category="CURBSIDE")
+
+        custom = _event(record).payload["custom_data"]
+
+        assert {
+            "value": 142.52,
+            "currency": "USD",
+            "contents": [
+                {"id": "SKU-1", "quantity": 2, "item_price": 71.26, "delivery_category": "curbside"}
+            ],
+            "content_ids": ["SKU-1"],
+            "content_type": "product",
+            "num_items": 2,
+            "order_id": "ORD-1",
+            "predicted_ltv": 900.1,
+            "delivery_category": "curbside",
+        } == custom
+
+    def test_huge_amount_keeps_its_digits(self) -> None:
+        """An amount beyond float precision is sent with the decimal's exact digits."""
+        event = _event(make_order(total=Decimal("1234567890123456.78")))
+
+        assert b'"value":1234567890123456.78' in event.body
+
+    def test_extra_properties(self) -> None:
+        """Configured extra properties are copied from the record by dotted path."""
+        settings = make_settings(
+            mapping={"order": {"custom_properties": {"shop": "tenant_id", "city": "customer.city"}}}
+        )
+        record = make_order(tenant_id="shop-eu", customer=RICH_CUSTOMER)
+
+        event = map_record("order", record, settings)
+
+        assert isinstance(event, CapiEvent)
+        assert ("shop-eu", "New York") == (
+            event.payload["custom_data"]["shop"],
+            event.payload["custom_data"]["city"],
+        )
+
+    def test_extra_property_cannot_shadow_standard(self) -> None:
+        """A custom property named like a standard custom_data key is a config error."""
+        with pytest.raises(PydanticValidationError):
+            make_settings(mapping={"order": {"custom_properties": {"value": "total"}}})
+
+    def test_physical_store(self) -> None:
+        """An in-store order is a physical_store event without event_source_url requirements."""
+        event = _event(make_order(channel="IN_STORE", browser=None))
+
+        assert "physical_store" == event.action_source
+
+    def test_crm_default_name(self) -> None:
+        """A CRM lead without crm_name uses the configured default CRM name."""
+        event = _event(make_lead(crm_name=None), "lead")
+
+        assert "CRM" == event.payload["custom_data"]["lead_event_source"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 from consumer.errors import ValidationError
 from consumer.mapping import map_record
 from consumer.models import CapiEvent
-from consumer.validation import validate_event
+from consumer.validation import validate_event, violations
 from tests.fixtures.factories import NOW, make_order, make_settings
 
 DAY = dt.timedelta(days=1)
@@ -58,3 +59,95 @@ def test_rejected(overrides: dict[str, Any], reason: str) -> None:
 def test_accepted(overrides: dict[str, Any]) -> None:
     """Valid events pass: physical_store has a 62-day window, small clock skew is tolerated."""
     _check(**overrides)
+
+
+def _event_with(**payload_overrides: Any) -> CapiEvent:
+    event = map_record("order", make_order(), make_settings())
+    assert isinstance(event, CapiEvent)
+    payload = {**event.payload, **payload_overrides}
+    return dataclasses.replace(event, payload=payload)
+
+
+@pytest.mark.parametrize(
+    "user_data",
+    [
+        {"ct": ["c" * 64], "st": ["d" * 64], "country": ["e" * 64], "client_user_agent": "UA"},
+        {"db": ["a" * 64], "client_user_agent": "UA"},
+        {"fn": ["a" * 64], "ge": ["b" * 64]},
+        {"ln": ["a" * 64]},
+    ],
+    ids=["geo-ua", "db-ua", "fn-ge", "ln-alone"],
+)
+def test_insufficient_customer_information(user_data: dict[str, Any]) -> None:
+    """Only one of Meta's weak combinations (or a subset) is rejected before sending."""
+    event = _event_with(user_data=user_data, action_source="physical_store")
+    event = dataclasses.replace(event, action_source="physical_store")
+
+    with pytest.raises(ValidationError) as info:
+        validate_event(event, NOW.timestamp(), future_skew_s=300)
+
+    assert "invalid.insufficient_customer_information" == info.value.reason
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        (
+            {"user_data": {"em": ["John@x.com"], "client_user_agent": "UA"}},
+            "invalid.unhashed_user_data",
+        ),
+        (
+            {"data_processing_options": ["LDU"], "data_processing_options_country": 7},
+            "invalid.ldu_country",
+        ),
+        (
+            {
+                "data_processing_options": ["LDU"],
+                "data_processing_options_country": 1,
+                "data_processing_options_state": 999,
+            },
+            "invalid.ldu_state",
+        ),
+    ],
+    ids=["unhashed", "ldu-country", "ldu-state"],
+)
+def test_payload_rules(overrides: dict[str, Any], reason: str) -> None:
+    """Unhashed contact data and unknown LDU codes never reach a batch."""
+    with pytest.raises(ValidationError) as info:
+        validate_event(_event_with(**overrides), NOW.timestamp(), future_skew_s=300)
+
+    assert reason == info.value.reason
+
+
+def test_unknown_action_source() -> None:
+    """An action_source outside Meta's enum is invalid."""
+    event = dataclasses.replace(_event_with(), action_source="kiosk")
+
+    with pytest.raises(ValidationError) as info:
+        validate_event(event, NOW.timestamp(), future_skew_s=300)
+
+    assert "invalid.action_source" == info.value.reason
+
+
+def test_long_event_name() -> None:
+    """A custom event name over 50 characters is invalid."""
+    event = dataclasses.replace(_event_with(), event_name="X" * 51)
+
+    with pytest.raises(ValidationError) as info:
+        validate_event(event, NOW.timestamp(), future_skew_s=300)
+
+    assert "invalid.event_name" == info.value.reason
+
+
+def test_violations_lists_every_rule() -> None:
+    """violations() reports every broken rule, in rule order, for preview."""
+    event = map_record(
+        "order", make_order(occurred_at=NOW - 8 * DAY, total=None, browser=None), make_settings()
+    )
+    assert isinstance(event, CapiEvent)
+
+    assert [
+        "invalid.event_too_old",
+        "invalid.missing_event_source_url",
+        "invalid.purchase_without_value",
+    ] == [exc.reason for exc in violations(event, NOW.timestamp(), 300)]

@@ -1,0 +1,215 @@
+"""``capi-consumer preview``: what would be sent for each input record, without sending anything.
+
+Input is either the Avro JSON encoding of our schemas, one record per line, or (``binary``)
+Confluent-framed Avro binary values concatenated back to back (what ``kcat -f '%s'`` writes). For
+each record the report holds the exact CAPI event JSON (hashed), every validation rule it breaks,
+the user_data values dropped, and the local EMQ estimate. Unreadable input is reported as
+``InputProblem`` naming the record and the problem; the records around it are still previewed
+(binary input cannot resynchronize after a corrupt frame, so it stops there).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import struct
+import sys
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import fastavro
+import orjson
+
+from consumer.decoding import CONFLUENT_MAGIC
+from consumer.emq import estimate
+from consumer.errors import RecordError
+from consumer.mapping import Filtered, map_record
+from consumer.models import CapiEvent
+from consumer.processing import WriterLookup
+from consumer.schemas import RegistrySchemaSource, load_reader_schemas
+from consumer.settings import EventType, SchemaRegistrySettings, Settings, load_settings
+from consumer.validation import violations
+
+__all__ = [
+    "PREVIEW_TOKEN_PLACEHOLDER",
+    "InputProblem",
+    "preview_record",
+    "read_framed",
+    "read_json_lines",
+    "run_preview",
+]
+
+_HEADER = 5  # magic byte + 4-byte schema id
+_EXIT_USAGE = 2  # as the CLI's other usage errors
+# preview never sends, so pixels need no real token: this stands in for any that is not set.
+PREVIEW_TOKEN_PLACEHOLDER = "preview-no-token"  # noqa: S105  # not a secret: a placeholder
+
+
+@dataclass(frozen=True, slots=True)
+class InputProblem:
+    """Record ``index`` (a line number, or a frame number for binary input) could not be read."""
+
+    index: int
+    problem: str
+
+
+Decoded = tuple[int, dict[str, Any]] | InputProblem
+
+
+def read_json_lines(lines: Iterable[str], reader: dict[str, Any]) -> Iterator[Decoded]:
+    """Avro JSON-encoded records, one per line (blank lines skipped), by line number."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        problem = _json_problem(line, reader)
+        if problem is not None:
+            yield InputProblem(number, problem)
+            continue
+        try:
+            record = next(fastavro.json_reader(io.StringIO(line), reader))
+        except (ValueError, TypeError, KeyError, AttributeError, StopIteration) as exc:
+            yield InputProblem(number, f"does not match the schema: {type(exc).__name__}: {exc}")
+            continue
+        if not isinstance(record, dict):
+            yield InputProblem(number, "not an Avro record")
+        else:
+            yield number, record
+
+
+def _json_problem(line: str, reader: dict[str, Any]) -> str | None:
+    """What is wrong with ``line`` before Avro looks at it: JSON syntax, required fields."""
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        return f"not valid JSON: {exc}"
+    if not isinstance(value, dict):
+        return "not a JSON object"
+    missing = [
+        field["name"]
+        for field in reader["fields"]
+        if "default" not in field and field["name"] not in value
+    ]
+    return f"missing required field(s): {', '.join(missing)}" if missing else None
+
+
+def read_framed(data: bytes, lookup: WriterLookup, reader: dict[str, Any]) -> Iterator[Decoded]:
+    """Confluent-framed values back to back, by frame number; stops at the first corrupt frame."""
+    stream = io.BytesIO(data)
+    number = 0
+    while stream.tell() < len(data):
+        number += 1
+        start = stream.tell()
+        header = stream.read(_HEADER)
+        if len(header) < _HEADER or header[0] != CONFLUENT_MAGIC:
+            yield InputProblem(number, f"byte {start}: not a Confluent frame (magic byte 0)")
+            return
+        schema_id = struct.unpack(">I", header[1:])[0]
+        writer = lookup(schema_id)
+        if writer is None:
+            yield InputProblem(number, f"byte {start}: schema id {schema_id} is unknown")
+            return
+        try:
+            record = fastavro.schemaless_reader(stream, writer, reader)
+        except Exception as exc:  # noqa: BLE001  # any fastavro failure means a corrupt frame
+            yield InputProblem(number, f"byte {start}: not valid Avro: {type(exc).__name__}")
+            return
+        if not isinstance(record, dict):
+            yield InputProblem(number, f"byte {start}: not an Avro record")
+            return
+        yield number, record
+
+
+def preview_record(
+    kind: EventType, record: Mapping[str, Any], settings: Settings, now: float
+) -> dict[str, Any]:
+    """The report for one decoded record: outcome, exact event JSON, violations, drops, EMQ."""
+    try:
+        mapped = map_record(kind, record, settings)
+    except RecordError as exc:
+        return {"outcome": "dead_lettered", "reason": exc.reason, "message": exc.message}
+    if isinstance(mapped, Filtered):
+        return {"outcome": "filtered", "reason": mapped.reason}
+    return _event_report(mapped, settings, now)
+
+
+def _event_report(event: CapiEvent, settings: Settings, now: float) -> dict[str, Any]:
+    broken = violations(event, now, settings.mapping.future_skew_s)
+    score = estimate(event.payload.get("user_data") or {})
+    return {
+        "outcome": "dead_lettered" if broken else "valid",
+        "reason": broken[0].reason if broken else None,
+        "pixel_id": event.pixel_id,
+        "test_event_code": event.test_event_code,
+        "event": orjson.Fragment(event.body),
+        "violations": [{"reason": exc.reason, "message": exc.message} for exc in broken],
+        "dropped_user_data": [{"field": f, "reason": r} for f, r in event.dropped],
+        "emq_estimate": {
+            "score": score.score,
+            "weak": score.weak,
+            "present": list(score.present),
+            "missing": list(score.missing),
+        },
+    }
+
+
+def run_preview(
+    config: Path,
+    kind: EventType,
+    source: Path | None,
+    *,
+    binary: bool = False,
+    registry_url: str | None = None,
+    now: float | None = None,
+) -> int:
+    """The ``preview`` command: report every record on stdout, input problems on stderr.
+
+    Exit status 1 when any input record could not be read, 2 when the file does not exist, else 0
+    (invalid events are results, reported in the output, not input problems).
+    """
+    settings = load_settings(config, token_placeholder=PREVIEW_TOKEN_PLACEHOLDER)
+    reader = load_reader_schemas(settings.schema_registry.schemas_dir)[kind]
+    clock = time.time() if now is None else now
+    if source is not None and not source.is_file():
+        sys.stderr.write(f"capi-consumer preview: {source}: no such file\n")
+        return _EXIT_USAGE
+    problems = 0
+    for item in _decoded(source, reader, binary=binary, registry_url=registry_url):
+        if isinstance(item, InputProblem):
+            problems += 1
+            where = "frame" if binary else "line"
+            sys.stderr.write(f"capi-consumer preview: {where} {item.index}: {item.problem}\n")
+            continue
+        number, record = item
+        report = {"record": number, **preview_record(kind, record, settings, clock)}
+        sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+    return 1 if problems else 0
+
+
+def _decoded(
+    source: Path | None, reader: dict[str, Any], *, binary: bool, registry_url: str | None
+) -> Iterator[Decoded]:
+    """Decoded records from ``source`` (stdin when None), closing what it opens."""
+    if not binary:
+        handle = sys.stdin if source is None else source.open(encoding="utf-8")
+        with contextlib.closing(handle) if source is not None else contextlib.nullcontext():
+            yield from read_json_lines(handle, reader)
+        return
+    data = sys.stdin.buffer.read() if source is None else source.read_bytes()
+    if registry_url is None:
+        # Without a registry, the producers are assumed to write with our schema (as the sample
+        # producer does): every schema id resolves to our reader schema.
+        yield from read_framed(data, lambda _schema_id: reader, reader)
+        return
+    registry = RegistrySchemaSource(SchemaRegistrySettings(url=registry_url))
+
+    def lookup(schema_id: int) -> dict[str, Any] | None:
+        registry.fetch([schema_id])  # cached after the first frame with this id
+        return registry.cached(schema_id)
+
+    try:
+        yield from read_framed(data, lookup, reader)
+    finally:
+        registry.close()

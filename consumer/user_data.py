@@ -1,0 +1,183 @@
+"""Pure construction of ``user_data`` from a record's customer and browser context (capi.md §3).
+
+Hashed fields are normalized and SHA-256 hashed here, before anything is batched. A value that
+cannot be normalized is dropped and reported as ``(field, reason)``: the event still goes if what
+remains is valid, and neither the value nor a hash of it appears in the report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from consumer.geo import country_code
+from consumer.normalize import (
+    ExternalIdForm,
+    Rejected,
+    hash_date_of_birth,
+    hash_field,
+    is_sha256_hex,
+)
+
+__all__ = ["CUSTOMER_FIELDS", "Dropped", "UserDataResult", "build_user_data", "fbc_from_click"]
+
+Dropped = tuple[str, str]  # (user_data field, reason code)
+
+# user_data key -> Customer record field (schemas/*.avsc).
+CUSTOMER_FIELDS: dict[str, str] = {
+    "em": "email",
+    "ph": "phone",
+    "fn": "first_name",
+    "ln": "last_name",
+    "db": "date_of_birth",
+    "ge": "gender",
+    "ct": "city",
+    "st": "state",
+    "zp": "postal_code",
+    "country": "country",
+    "external_id": "external_id",
+}
+_SHA256_HEX_LENGTH = 64
+_COOKIE = re.compile(r"fb\.\d+\.\d+\.\S+")  # fb.{subdomain}.{creation_ms}.{value} (capi.md §3.1)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_LEAD_ID = re.compile(r"\d{15,17}")  # Meta Lead Ads ids: 15-17 digits (capi.md §3)
+
+
+@dataclass(frozen=True, slots=True)
+class UserDataResult:
+    """The ``user_data`` object to send and what was dropped from it, by field and reason."""
+
+    user_data: dict[str, Any]
+    dropped: tuple[Dropped, ...]
+
+
+def build_user_data(
+    record: Mapping[str, Any],
+    occurred_at: dt.datetime,
+    external_id_form: ExternalIdForm,
+    default_country: str | None = None,
+) -> UserDataResult:
+    """``user_data`` for one record: hashed customer fields, raw browser fields, lead id.
+
+    ``default_country`` (ISO alpha-2) reads national phone numbers, states and postal codes of
+    customers without a country; it is not sent as the customer's country.
+    """
+    user_data: dict[str, Any] = {}
+    dropped: list[Dropped] = []
+    customer = record.get("customer") or {}
+    if customer:
+        raw_country = customer.get("country")
+        known = country_code(raw_country) if isinstance(raw_country, str) else None
+        region = known or default_country
+        _hash_customer(customer, region, external_id_form, user_data, dropped)
+    browser = record.get("browser") or {}
+    _add_browser(browser, occurred_at, user_data, dropped)
+    if record.get("meta_lead_id"):
+        _add_lead_id(str(record["meta_lead_id"]), user_data, dropped)
+    return UserDataResult(user_data, tuple(dropped))
+
+
+def _hash_customer(
+    customer: Mapping[str, Any],
+    region: str | None,
+    external_id_form: ExternalIdForm,
+    user_data: dict[str, Any],
+    dropped: list[Dropped],
+) -> None:
+    for field, source in CUSTOMER_FIELDS.items():
+        value = customer.get(source)
+        if value is None:
+            continue
+        hashes: list[str] = []
+        for item in value if isinstance(value, list) else (value,):
+            result = _hash_one(field, item, region, external_id_form)
+            if isinstance(result, Rejected):
+                dropped.append((field, result.reason))
+            elif result not in hashes:
+                hashes.append(result)
+        if hashes:
+            user_data[field] = hashes
+
+
+def _hash_one(
+    field: str, value: object, region: str | None, external_id_form: ExternalIdForm
+) -> str | Rejected:
+    if isinstance(value, str):
+        if field == "external_id" and external_id_form == "lowercase":
+            value = value.lower()
+        return hash_field(field, value, region)
+    if isinstance(value, dt.date):  # Avro date logical type (date_of_birth)
+        return hash_date_of_birth(value)
+    return Rejected("not_a_string")
+
+
+def _add_browser(
+    browser: Mapping[str, Any],
+    occurred_at: dt.datetime,
+    user_data: dict[str, Any],
+    dropped: list[Dropped],
+) -> None:
+    """Raw identifiers: a valid IP, the user agent (never a hash), well-formed fbp/fbc cookies."""
+    ip = _text(browser.get("client_ip"))
+    if ip:
+        if _is_ip(ip):
+            user_data["client_ip_address"] = ip
+        else:
+            dropped.append(("client_ip_address", "not_an_ip_address"))
+    agent = _text(browser.get("user_agent"))
+    if agent:
+        if len(agent) == _SHA256_HEX_LENGTH and is_sha256_hex(agent.lower()):
+            dropped.append(("client_user_agent", "hashed"))
+        else:
+            user_data["client_user_agent"] = agent
+    cookies = (("fbp", browser.get("fbp")), ("fbc", browser.get("fbc")))
+    for field, raw in cookies:
+        cookie = _text(raw) or (fbc_from_click(browser, occurred_at) if field == "fbc" else "")
+        if cookie and _COOKIE.fullmatch(cookie):
+            user_data[field] = cookie
+        elif cookie:
+            dropped.append((field, "malformed_cookie"))
+
+
+def _text(value: object) -> str:
+    """A stripped string, or "" for anything else."""
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _is_ip(text: str) -> bool:
+    """A valid IPv4 or IPv6 address (inet_pton parses strictly and is 20x faster than ipaddress)."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, text)
+        except OSError:
+            continue
+        return True
+    return False
+
+
+def fbc_from_click(browser: Mapping[str, Any], occurred_at: dt.datetime) -> str | None:
+    """``fb.1.<ms>.<fbclid>`` (capi.md §3.1): subdomain index 1, fbclid verbatim.
+
+    The creation time is when the click id was first seen, or the event time without one.
+    """
+    fbclid = browser.get("fbclid")
+    if not fbclid:
+        return None
+    seen_at = browser.get("fbclid_seen_at") or occurred_at
+    if seen_at.tzinfo is None:
+        seen_at = seen_at.replace(tzinfo=dt.UTC)  # Avro timestamp-millis is UTC
+    millis = (seen_at - _EPOCH) // dt.timedelta(milliseconds=1)  # integer maths: no float drift
+    return f"fb.1.{millis}.{fbclid}"
+
+
+def _add_lead_id(value: str, user_data: dict[str, Any], dropped: list[Dropped]) -> None:
+    """Meta rejects an event whose lead_id is not a 15-17 digit id: drop a bad one instead."""
+    digits = value.strip()
+    if _LEAD_ID.fullmatch(digits):
+        user_data["lead_id"] = int(digits)
+    else:
+        dropped.append(("lead_id", "not_15_to_17_digits"))
