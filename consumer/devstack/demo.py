@@ -95,6 +95,14 @@ def _print_summary(stats: RunStats, received: int) -> None:
             ", ".join(f"{k} {v}" for k, v in sorted(stats.dead_letter_reasons.items())) or "-",
         ),
         ("requests to Meta", ", ".join(f"{k} {v}" for k, v in sorted(stats.requests.items()))),
+        (
+            "EMQ estimate",
+            ", ".join(
+                f"{pixel[-4:]}/{name} {emq.mean:.1f}"
+                for (pixel, name), emq in sorted(stats.emq.items())
+            )
+            or "-",
+        ),
         ("emulator recorded", f"{received} events"),
     ]
     print("\nsummary")
