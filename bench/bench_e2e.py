@@ -45,7 +45,7 @@ def run() -> None:
             rate, peak = _e2e_rate(bootstrap, registry_url, emulator, tokens)
     print(f"   bare confluent-kafka consume loop: {raw:,.0f} records/s")
     print(
-        f"   end to end (decode, map, hash, dedup, batch, send): {rate:,.0f} events/s "
+        f"   end to end (decode, map, hash, dedup, batch, send), first {MEASURE:,} events: {rate:,.0f} events/s "
         f"= {rate / raw:.1%} of raw consume"
     )
     print(f"   consumer peak RSS: {peak:.0f} MB with {RECORDS:,} records waiting")
