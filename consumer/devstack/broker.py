@@ -19,7 +19,8 @@ from pathlib import Path
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from consumer.devstack.procs import ManagedProcess, free_port, port_open
+from consumer.devstack.procs import port_open
+from consumer.devstack.service import EmbeddedService
 from consumer.errors import DevStackError, InfrastructureError
 from consumer.topics import create_topics as create_topics_on
 
@@ -101,13 +102,11 @@ def create_topics(
         raise DevStackError(f"on {bootstrap}: {exc}") from exc
 
 
-class EmbeddedBroker:
+class EmbeddedBroker(EmbeddedService):
     """A Tansu broker process on ``host:port`` (a free port by default), kept on restarts."""
 
-    def __init__(self, *, port: int | None = None, host: str = "127.0.0.1") -> None:
-        self.host = host
-        self.port = port or free_port(host)
-        self._proc: ManagedProcess | None = None
+    process_name = "tansu"
+    stop_grace_s = _STOP_GRACE
 
     @property
     def bootstrap(self) -> str:
@@ -115,19 +114,10 @@ class EmbeddedBroker:
         return f"{self.host}:{self.port}"
 
     @property
-    def pid(self) -> int | None:
-        """PID of the running broker process, if any."""
-        return None if self._proc is None else self._proc.pid
+    def address(self) -> str:
+        return self.bootstrap
 
-    @property
-    def running(self) -> bool:
-        """True while the broker process is alive."""
-        return self._proc is not None and self._proc.running
-
-    def start(self, timeout: float = 20.0) -> str:
-        """Start the broker and wait until it answers a metadata request; returns the bootstrap."""
-        if self.running:
-            return self.bootstrap
+    def _command(self) -> tuple[list[str], dict[str, str]]:
         url = f"tcp://{self.bootstrap}"
         argv = [
             str(find_tansu()),
@@ -139,9 +129,7 @@ class EmbeddedBroker:
         ]
         argv += ["--storage-engine", "memory://tansu/"]
         env = {key: value for key, value in os.environ.items() if key not in _TANSU_ENV}
-        self._proc = ManagedProcess("tansu", argv, env=env)
-        self._proc.start(self._ready, timeout=timeout)
-        return self.bootstrap
+        return argv, env
 
     def _ready(self) -> bool:
         if not port_open(self.host, self.port):
@@ -151,27 +139,3 @@ class EmbeddedBroker:
         except KafkaException:
             return False
         return True
-
-    def stop(self) -> None:
-        """SIGTERM the broker, SIGKILL it if it is still draining clients after 1 s. Idempotent."""
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            proc.stop(timeout=_STOP_GRACE)
-
-    def kill(self) -> None:
-        """SIGKILL the broker at once (crash tests). Idempotent."""
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            proc.kill()
-
-    def restart(self, timeout: float = 20.0) -> str:
-        """Stop and start again on the same port. Memory storage: all topics and groups are gone."""
-        self.stop()
-        return self.start(timeout=timeout)
-
-    def __enter__(self) -> EmbeddedBroker:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 import socket
 
-from consumer.devstack.procs import ManagedProcess, free_port
+from consumer.devstack.service import EmbeddedService
 from consumer.errors import DevStackError
 
 __all__ = ["EmbeddedRedis", "find_redis_server"]
@@ -39,55 +39,25 @@ def _pong(host: str, port: int) -> bool:
         return False
 
 
-class EmbeddedRedis:
+class EmbeddedRedis(EmbeddedService):
     """A ``redis-server`` child process: no RDB, no AOF, so a restart starts empty."""
 
-    def __init__(self, *, port: int | None = None, host: str = "127.0.0.1") -> None:
-        self.host = host
-        self.port = port or free_port(host)
-        self.url = f"redis://{host}:{self.port}/0"
-        self._proc: ManagedProcess | None = None
+    process_name = "redis-server"
+    start_timeout_s = 10.0
 
     @property
-    def pid(self) -> int | None:
-        """PID of the running server, if any."""
-        return None if self._proc is None else self._proc.pid
+    def url(self) -> str:
+        """``redis://host:port/0``."""
+        return f"redis://{self.host}:{self.port}/0"
 
     @property
-    def running(self) -> bool:
-        """True while the server process is alive."""
-        return self._proc is not None and self._proc.running
-
-    def start(self, timeout: float = 10.0) -> str:
-        """Start the server and wait until it answers PING; returns the ``redis://`` URL."""
-        if self.running:
-            return self.url
-        argv = [find_redis_server(), "--bind", self.host, "--port", str(self.port)]
-        argv += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
-        self._proc = ManagedProcess("redis-server", argv)
-        self._proc.start(lambda: _pong(self.host, self.port), timeout=timeout)
+    def address(self) -> str:
         return self.url
 
-    def stop(self) -> None:
-        """SIGTERM the server (it exits at once without persistence), SIGKILL if not. Idempotent."""
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            proc.stop()
+    def _command(self) -> tuple[list[str], dict[str, str]]:
+        argv = [find_redis_server(), "--bind", self.host, "--port", str(self.port)]
+        argv += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
+        return argv, self._environment()
 
-    def kill(self) -> None:
-        """SIGKILL the server at once (outage tests). Idempotent."""
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            proc.kill()
-
-    def restart(self, timeout: float = 10.0) -> str:
-        """Stop and start again on the same port; the data is gone (no persistence)."""
-        self.stop()
-        return self.start(timeout=timeout)
-
-    def __enter__(self) -> EmbeddedRedis:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def _ready(self) -> bool:
+        return _pong(self.host, self.port)

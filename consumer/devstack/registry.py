@@ -41,7 +41,7 @@ import fastavro
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from consumer.devstack.procs import ManagedProcess, free_port
+from consumer.devstack.service import EmbeddedService
 from consumer.errors import DevStackError
 
 __all__ = ["AUTH_ENV", "EmbeddedRegistry", "RegistryDouble", "build_app", "main"]
@@ -374,12 +374,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-class EmbeddedRegistry:
+class EmbeddedRegistry(EmbeddedService):
     """A RegistryDouble child process on a loopback port, kept across restarts.
 
     Its state lives in ``state_file`` (a temporary file by default, removed by :meth:`stop`), so
     :meth:`restart` keeps every schema and id, like a real registry restarting would.
     """
+
+    process_name = "schema-registry-double"
 
     def __init__(
         self,
@@ -389,23 +391,20 @@ class EmbeddedRegistry:
         basic_auth: tuple[str, str] | None = None,
         state_file: Path | None = None,
     ) -> None:
-        self.host, self.basic_auth, self.state_file = host, basic_auth, state_file
-        self.port = port or free_port(host)
-        self.url = f"http://{host}:{self.port}"  # the client's ``url`` setting
+        super().__init__(port=port, host=host)
+        self.basic_auth, self.state_file = basic_auth, state_file
         self._tmpdir: Path | None = None
-        self._proc: ManagedProcess | None = None
 
     @property
-    def pid(self) -> int | None:
-        """PID of the running double, if any."""
-        return None if self._proc is None else self._proc.pid
+    def url(self) -> str:
+        """The client's ``url`` setting."""
+        return f"http://{self.host}:{self.port}"
 
     @property
-    def running(self) -> bool:
-        """True while the double's process is alive."""
-        return self._proc is not None and self._proc.running
+    def address(self) -> str:
+        return self.url
 
-    def _argv_env(self) -> tuple[list[str], dict[str, str]]:
+    def _command(self) -> tuple[list[str], dict[str, str]]:
         if self.state_file is None:
             self._tmpdir = Path(tempfile.mkdtemp(prefix="capi-registry-"))
             self.state_file = self._tmpdir / "state.json"
@@ -430,41 +429,12 @@ class EmbeddedRegistry:
         finally:
             conn.close()
 
-    def start(self, timeout: float = 20.0) -> str:
-        """Start the double and wait until ``GET /subjects`` answers 200; returns the URL."""
-        if self._proc is None or not self._proc.running:
-            argv, env = self._argv_env()
-            self._proc = ManagedProcess("schema-registry-double", argv, env=env)
-            self._proc.start(self._ready, timeout=timeout)
-        return self.url
-
-    def restart(self, timeout: float = 20.0) -> str:
-        """Stop the process and start it again on the same port; schemas survive (state file)."""
-        if self._proc is not None:
-            self._proc.stop()
-        return self.start(timeout=timeout)
-
     def stop(self) -> None:
-        """Stop the process (SIGTERM, then SIGKILL) and remove a temporary state file. Idempotent."""
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            proc.stop()
+        """Stop the process and remove a temporary state file (``restart`` keeps it). Idempotent."""
+        self._halt()
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir, self.state_file = None, None
-
-    def kill(self) -> None:
-        """SIGKILL the process at once (outage tests); the state file is kept for a restart."""
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            proc.kill()
-
-    def __enter__(self) -> EmbeddedRegistry:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
 
 if __name__ == "__main__":
