@@ -44,6 +44,7 @@ __all__ = ["Pipeline", "Source", "Ticket"]
 
 log = structlog.get_logger("consumer.pipeline")
 T = TypeVar("T")
+_ASSIGN_TIMEOUT_S = 60.0  # the loop only needs a moment; a long stall there is a bug to surface
 _INFRA_BACKOFF = Backoff(base_s=0.2, cap_s=10.0, deadline_s=float("inf"))
 
 
@@ -175,7 +176,8 @@ class Pipeline:
 
     def on_assign(self, tps: list[TopicPartition]) -> None:
         """Consumer thread, inside poll: remember the assignment."""
-        self._bridge.from_thread(self._assign(tps), timeout=5.0)
+        # Waits: records of these partitions may come back from this very poll.
+        self._bridge.from_thread(self._assign(tps), timeout=_ASSIGN_TIMEOUT_S)
 
     def on_revoke(self, tps: list[TopicPartition]) -> Mapping[TopicPartition, int]:
         """Consumer thread, inside poll: drain the partitions and return the positions to store."""
