@@ -99,8 +99,8 @@ class EmbeddedDedupStore:
 
     async def confirm(self, claims: Sequence[Claim]) -> None:
         expires = math.ceil(self._clock() + self._window_s)
-        put = self._table.put
-        self._append([put(claim.key, DELIVERED, expires) for claim in claims], sync=True)
+        keys = [claim.key for claim in claims]
+        self._append(self._table.put_many(keys, DELIVERED, expires), sync=True)
 
     async def release(self, claims: Sequence[Claim]) -> None:
         released = [

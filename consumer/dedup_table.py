@@ -100,8 +100,7 @@ class CompactTable:
         This is the hot path (``make bench``): the table grows before the batch, not inside it,
         and the probe of :meth:`_probe` is inlined with everything in locals.
         """
-        while self._count + len(keys) > self._grow_at:
-            self._resize(self.capacity * 2)
+        self._reserve(len(keys))
         results: list[bytes | None] = []
         append, pack_into, tail = results.append, SLOT.pack_into, expires.to_bytes(4, "little")
         slots, mask, size, added = self._slots, self._mask, len(self._slots), 0
@@ -136,8 +135,20 @@ class CompactTable:
 
     def put(self, key: bytes, owner: bytes, expires: int) -> bytes:
         """Set ``key`` to (owner, expires) unconditionally; returns the slot image."""
-        offset, found = self._probe(key)
-        return self._write(offset, key, owner, expires, new=not found)
+        return self.put_many([key], owner, expires)[0]
+
+    def put_many(self, keys: Sequence[bytes], owner: bytes, expires: int) -> list[bytes]:
+        """:meth:`put` for each key with one owner and expiry (a batch's ``confirm``)."""
+        self._reserve(len(keys))
+        probe, pack_into, slots, added = self._probe, SLOT.pack_into, self._slots, 0
+        for key in keys:
+            offset, found = probe(key)
+            pack_into(slots, offset, key, owner, expires)
+            added += not found
+        self._count += added
+        self._bucket(expires).extend(b"".join(keys))
+        tail = owner + expires.to_bytes(4, "little")
+        return [key + tail for key in keys]
 
     def release(self, key: bytes, owner: bytes) -> bool:
         """Delete ``key`` if it is pending and owned by ``owner``; True when deleted."""
@@ -161,15 +172,10 @@ class CompactTable:
         else:
             self.put(key, owner, expires)
 
-    def _write(self, offset: int, key: bytes, owner: bytes, expires: int, *, new: bool) -> bytes:
-        image = SLOT.pack(key, owner, expires)
-        self._slots[offset : offset + SLOT_BYTES] = image
-        self._bucket(expires).extend(key)
-        if new:
-            self._count += 1
-            if self._count > self._grow_at:
-                self._resize(self.capacity * 2)
-        return image
+    def _reserve(self, new_keys: int) -> None:
+        """Grow before a batch so that ``new_keys`` more entries keep the load <= 0.75."""
+        while self._count + new_keys > self._grow_at:
+            self._resize(self.capacity * 2)
 
     def _bucket(self, expires: int) -> bytearray:
         number = expires // self._bucket_s
@@ -198,17 +204,19 @@ class CompactTable:
 
     def _resize(self, capacity: int) -> None:
         old = self._slots
-        self._slots = bytearray(capacity * SLOT_BYTES)
-        self._mask = capacity - 1
+        self._slots = slots = bytearray(capacity * SLOT_BYTES)
+        self._mask = mask = capacity - 1
         self._grow_at = int(capacity * _MAX_LOAD)
-        slots, mask = self._slots, self._mask
+        size, startswith, pack_into = len(slots), slots.startswith, SLOT.pack_into
         for key, owner, expires in SLOT.iter_unpack(old):
             if key == _EMPTY_KEY:
                 continue
-            index = int.from_bytes(key, "little") & mask
-            while not slots.startswith(_EMPTY_KEY, index * SLOT_BYTES):
-                index = (index + 1) & mask
-            SLOT.pack_into(slots, index * SLOT_BYTES, key, owner, expires)
+            offset = (int.from_bytes(key, "little") & mask) * SLOT_BYTES
+            while slots[offset + 15] or not startswith(_EMPTY_KEY, offset):  # occupied
+                offset += SLOT_BYTES
+                if offset == size:
+                    offset = 0
+            pack_into(slots, offset, key, owner, expires)
 
     # ------------------------------------------------------------------ expiry
 

@@ -82,6 +82,18 @@ class TestCompactTable:
 
         assert (expected, model) == (actual, {k: table.get(k) for k in model})
 
+    def test_put_many_counts_a_repeated_key_once_and_returns_an_image_per_key(self) -> None:
+        """A batch put writes each key once, even when it repeats or already exists."""
+        table = CompactTable()
+        table.put(key(1), OWNER_A, 10)
+        images = table.put_many([key(1), key(2), key(2)], DELIVERED, 50)
+
+        assert (2, [key(1) + DELIVERED + (50).to_bytes(4, "little")], (DELIVERED, 50)) == (
+            len(table),
+            images[:1],
+            table.get(key(2)),
+        )
+
     def test_expire_drops_only_entries_whose_time_has_passed(self) -> None:
         """Due buckets drop their expired keys; a key rewritten with a later expiry survives."""
         table = CompactTable(bucket_s=10)
