@@ -42,6 +42,7 @@ __all__ = [
 KEY_BYTES = 16  # 128-bit digest: collision odds are negligible at billions of keys
 OWNER_BYTES = 8  # owners are compared only among claims of one key: 64 bits is plenty
 _NO_OWNER = bytes(OWNER_BYTES)  # the owner field of a delivered entry
+_OWNER_HASH = hashlib.blake2b(digest_size=OWNER_BYTES)  # never updated: only copied
 
 
 class Verdict(enum.Enum):
@@ -83,8 +84,12 @@ def owner_digest(owner: str) -> bytes:
 
 def owner_digests(owners: Iterable[str]) -> list[bytes]:
     """:func:`owner_digest` of each owner, in one pass (the claim hot path)."""
-    blake2b = hashlib.blake2b
-    digests = [blake2b(owner.encode(), digest_size=OWNER_BYTES).digest() for owner in owners]
+    digests: list[bytes] = []
+    append, fresh = digests.append, _OWNER_HASH.copy  # copying a hasher beats building one
+    for owner in owners:
+        hasher = fresh()
+        hasher.update(owner.encode())
+        append(hasher.digest())
     if _NO_OWNER in digests:  # odds 2**-64 per owner; the rule must still hold
         digests = [b"\x01" + d[1:] if d == _NO_OWNER else d for d in digests]
     return digests
