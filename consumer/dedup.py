@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -35,11 +35,14 @@ __all__ = [
     "decide",
     "dedup_key",
     "owner_digest",
+    "owner_digests",
     "owner_of",
 ]
 
 KEY_BYTES = 16  # 128-bit digest: collision odds are negligible at billions of keys
 OWNER_BYTES = 8  # owners are compared only among claims of one key: 64 bits is plenty
+_NO_OWNER = bytes(OWNER_BYTES)  # the owner field of a delivered entry
+_OWNER_HASH = hashlib.blake2b(digest_size=OWNER_BYTES)  # never updated: only copied
 
 
 class Verdict(enum.Enum):
@@ -76,8 +79,20 @@ def owner_of(topic: str, partition: int, offset: int) -> str:
 
 def owner_digest(owner: str) -> bytes:
     """A fixed 8-byte digest of an owner, never all zeros (zeros mark ``delivered`` on disk)."""
-    digest = hashlib.blake2b(owner.encode("utf-8"), digest_size=OWNER_BYTES).digest()
-    return digest if any(digest) else b"\x01" + digest[1:]
+    return owner_digests([owner])[0]
+
+
+def owner_digests(owners: Iterable[str]) -> list[bytes]:
+    """:func:`owner_digest` of each owner, in one pass (the claim hot path)."""
+    digests: list[bytes] = []
+    append, fresh = digests.append, _OWNER_HASH.copy  # copying a hasher beats building one
+    for owner in owners:
+        hasher = fresh()
+        hasher.update(owner.encode())
+        append(hasher.digest())
+    if _NO_OWNER in digests:  # odds 2**-64 per owner; the rule must still hold
+        digests = [b"\x01" + d[1:] if d == _NO_OWNER else d for d in digests]
+    return digests
 
 
 def decide(entry: Entry | None, owner: str, now: float) -> Verdict:

@@ -27,10 +27,11 @@ import struct
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import cast
 
 import structlog
 
-from consumer.dedup import Claim, Verdict, owner_digest
+from consumer.dedup import Claim, Verdict, owner_digest, owner_digests
 from consumer.dedup_table import DELIVERED, SLOT_BYTES, CompactTable
 from consumer.errors import InfrastructureError
 
@@ -86,19 +87,20 @@ class EmbeddedDedupStore:
         expires = math.ceil(self._clock() + self._pending_ttl_s)
         results = self._table.claim(
             [claim.key for claim in claims],
-            [owner_digest(claim.owner) for claim in claims],
+            owner_digests([claim.owner for claim in claims]),
             now,
             expires,
         )
-        images = [image for image in results if image is not None]
-        verdicts = [_PROCEED if image is not None else _DUPLICATE for image in results]
-        self._append(images, sync=False)
-        return verdicts
+        if None not in results:  # the common case: every claim proceeds
+            self._append(cast("list[bytes]", results), sync=False)
+            return [_PROCEED] * len(results)
+        self._append([image for image in results if image is not None], sync=False)
+        return [_PROCEED if image is not None else _DUPLICATE for image in results]
 
     async def confirm(self, claims: Sequence[Claim]) -> None:
         expires = math.ceil(self._clock() + self._window_s)
-        put = self._table.put
-        self._append([put(claim.key, DELIVERED, expires) for claim in claims], sync=True)
+        keys = [claim.key for claim in claims]
+        self._append(self._table.put_many(keys, DELIVERED, expires), sync=True)
 
     async def release(self, claims: Sequence[Claim]) -> None:
         released = [

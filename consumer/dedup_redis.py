@@ -30,7 +30,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
-from consumer.dedup import Claim, Verdict, owner_digest
+from consumer.dedup import Claim, Verdict, owner_digests
 from consumer.errors import InfrastructureError
 
 __all__ = ["RedisDedupStore"]
@@ -120,7 +120,7 @@ class RedisDedupStore:
     async def claim(self, claims: Sequence[Claim]) -> list[Verdict]:
         if not claims:
             return []
-        owners = b"".join([owner_digest(claim.owner) for claim in claims])
+        owners = b"".join(owner_digests([claim.owner for claim in claims]))
         args = [self._now_ms(), self._pending_ttl_ms, owners]
         answer = await self._call(self._claim, claims, args)
         return [Verdict.PROCEED if flag == 0x31 else Verdict.DUPLICATE for flag in answer]
@@ -131,7 +131,7 @@ class RedisDedupStore:
 
     async def release(self, claims: Sequence[Claim]) -> None:
         if claims:
-            owners = b"".join([owner_digest(claim.owner) for claim in claims])
+            owners = b"".join(owner_digests([claim.owner for claim in claims]))
             await self._call(self._release, claims, [owners])
 
     async def close(self) -> None:

@@ -63,6 +63,37 @@ class TestCompactTable:
             after,
         )
 
+    def test_claim_matches_the_rule_per_key_over_random_batches_through_growth(self) -> None:
+        """Random claim batches (repeats, other owners, expiry) give exactly the rule's verdicts."""
+        rng = random.Random(7)
+        table, model = CompactTable(), {}
+        expected, actual = [], []
+        for now in range(1, 400):
+            batch = [key(rng.randrange(3_000)) for _ in range(rng.randrange(1, 40))]
+            owners = [rng.choice((OWNER_A, OWNER_B)) for _ in batch]
+            expires = now + rng.randrange(1, 4)
+            for k, owner in zip(batch, owners, strict=True):
+                current = model.get(k)
+                proceeds = current is None or current[1] <= now or current[0] == owner
+                expected.append(proceeds)
+                if proceeds:
+                    model[k] = (owner, expires)
+            actual += [image is not None for image in table.claim(batch, owners, now, expires)]
+
+        assert (expected, model) == (actual, {k: table.get(k) for k in model})
+
+    def test_put_many_counts_a_repeated_key_once_and_returns_an_image_per_key(self) -> None:
+        """A batch put writes each key once, even when it repeats or already exists."""
+        table = CompactTable()
+        table.put(key(1), OWNER_A, 10)
+        images = table.put_many([key(1), key(2), key(2)], DELIVERED, 50)
+
+        assert (2, [key(1) + DELIVERED + (50).to_bytes(4, "little")], (DELIVERED, 50)) == (
+            len(table),
+            images[:1],
+            table.get(key(2)),
+        )
+
     def test_expire_drops_only_entries_whose_time_has_passed(self) -> None:
         """Due buckets drop their expired keys; a key rewritten with a later expiry survives."""
         table = CompactTable(bucket_s=10)
