@@ -17,6 +17,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from consumer import __version__
 from consumer.errors import DeadLetterError
+from consumer.kafka_logs import with_structlog
 from consumer.models import Failure, SourceRecord
 
 __all__ = [
@@ -116,7 +117,9 @@ class DeadLetterWriter:
         topic_for: Callable[[str], str],
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
-        self._conf = {**conf, "enable.idempotence": True, "acks": "all", "linger.ms": 5}
+        self._conf = with_structlog(
+            {**conf, "enable.idempotence": True, "acks": "all", "linger.ms": 5}
+        )
         self._producer = Producer(self._conf)
         self._topic_for = topic_for
         self._clock = clock

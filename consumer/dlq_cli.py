@@ -23,6 +23,7 @@ from consumer.dlq_payload import PayloadInspector, mask_pii
 from consumer.dlq_reader import DlqReader
 from consumer.dlq_view import DlqEntry, DlqFilter, DlqStats, parse_when, render_stats
 from consumer.errors import ConfigError, RecordError
+from consumer.logs import configure_logging
 from consumer.processing import Processor
 from consumer.replay import ReplayJob, ReplaySummary, RetryWriter
 from consumer.replay_plan import Decision
@@ -83,6 +84,9 @@ def run_dlq(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 def _context(args: argparse.Namespace) -> _Context:
     settings = load_settings(args.config)
+    # Kafka clients log through structlog (kafka_logs): to stderr, never into the output.
+    observability = settings.observability
+    configure_logging(observability.log_format, observability.log_level, cache=False)
     now = dt.datetime.now(dt.UTC)
     dlq_filter = DlqFilter(
         reasons=tuple(args.reason),

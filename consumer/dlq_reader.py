@@ -13,6 +13,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from consumer.errors import InfrastructureError
+from consumer.kafka_logs import with_structlog
 from consumer.models import SourceRecord
 from consumer.models import TopicPartition as TP
 from consumer.source import record_of
@@ -36,14 +37,16 @@ class DlqReader:
         idle_s: float = _IDLE_S,
     ) -> None:
         self._consumer = Consumer(
-            {
-                **conf,
-                "group.id": group_id,
-                "enable.auto.commit": False,
-                "enable.auto.offset.store": False,
-                "enable.partition.eof": True,
-                "auto.offset.reset": "earliest",
-            }
+            with_structlog(
+                {
+                    **conf,
+                    "group.id": group_id,
+                    "enable.auto.commit": False,
+                    "enable.auto.offset.store": False,
+                    "enable.partition.eof": True,
+                    "auto.offset.reset": "earliest",
+                }
+            )
         )
         self._partitions = [
             TopicPartition(topic, p) for topic, count in partitions.items() for p in range(count)

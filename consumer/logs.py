@@ -27,7 +27,8 @@ def configure_logging(
 ) -> None:
     """Configure structlog once per process. ``auto`` picks console on a TTY, JSON otherwise.
 
-    ``cache=False`` keeps loggers unbound from this configuration (tests that reset it after).
+    ``cache=False`` keeps loggers unbound from this configuration (tests that reset it after, and
+    the short ``dlq`` commands, which tests run in-process).
     """
     use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
     renderer: structlog.typing.Processor = (
@@ -43,8 +44,16 @@ def configure_logging(
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
-        logger_factory=structlog.BytesLoggerFactory(sys.stderr.buffer)
-        if not use_console
-        else structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=_print_to_stderr if use_console else _write_to_stderr,
         cache_logger_on_first_use=cache,
     )
+
+
+# The factories look ``sys.stderr`` up when a logger is bound (once with ``cache``, else on every
+# call), not at configuration: an in-process CLI run (as in tests) may swap the stream later.
+def _write_to_stderr(*_args: object) -> structlog.BytesLogger:
+    return structlog.BytesLogger(sys.stderr.buffer)
+
+
+def _print_to_stderr(*_args: object) -> structlog.PrintLogger:
+    return structlog.PrintLogger(sys.stderr)

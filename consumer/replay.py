@@ -25,6 +25,7 @@ from consumer.dlq_payload import PayloadInspector
 from consumer.dlq_reader import DlqReader
 from consumer.dlq_view import DlqEntry, DlqFilter
 from consumer.errors import InfrastructureError
+from consumer.kafka_logs import with_structlog
 from consumer.models import TopicPartition
 from consumer.replay_plan import Decision, decide, replay_headers
 
@@ -38,7 +39,9 @@ class RetryWriter:
     """Produces replayed records to the retry topic and waits for the broker's acknowledgements."""
 
     def __init__(self, conf: Mapping[str, Any], topic: str) -> None:
-        self._producer = Producer({**conf, "enable.idempotence": True, "acks": "all"})
+        self._producer = Producer(
+            with_structlog({**conf, "enable.idempotence": True, "acks": "all"})
+        )
         self._topic = topic
         self._errors: list[KafkaError] = []
 

@@ -13,6 +13,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from consumer.errors import InfrastructureError
+from consumer.kafka_logs import with_structlog
 from consumer.kafka_stats import KafkaStatus
 from consumer.models import SourceRecord
 from consumer.models import TopicPartition as TP
@@ -54,7 +55,7 @@ class KafkaSource:
         if status is not None:  # both run on this thread, inside poll: they only parse and store
             conf["stats_cb"] = status.on_statistics
             conf["error_cb"] = status.on_error
-        self._consumer = Consumer(conf)
+        self._consumer = Consumer(with_structlog(conf))
         self._topics = topics
         self._on_assign = on_assign
         self._on_revoke = on_revoke

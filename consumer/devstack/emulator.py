@@ -3,8 +3,8 @@
 It serves ``POST /{version}/{pixel_id}/events`` with Meta's documented rules (see
 :mod:`emulator_rules`), answers in Meta's success and error shapes, records what it accepted and
 injects faults on demand (:mod:`emulator_faults`). It imports nothing of the consumer except
-``consumer.errors`` and ``consumer.devstack.procs``, so a bug in our mapping or validation cannot
-hide behind the same bug here.
+``consumer.errors`` and the dev stack's process handling (``procs``, ``service``), so a bug in our
+mapping or validation cannot hide behind the same bug here.
 
 A request goes: version check → body decode → delay faults (latency, stall) → at most one answer
 fault → auth (pixel, token, ``appsecret_proof``) → body errors → rules → 200 and recording.

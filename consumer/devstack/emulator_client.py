@@ -15,16 +15,14 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-from consumer.devstack.procs import ManagedProcess, free_port
+from consumer.devstack.service import EmbeddedService
 from consumer.errors import DevStackError
 
 __all__ = ["DEFAULT_API_VERSION", "EmbeddedEmulator", "EmulatorClient"]
 
 DEFAULT_API_VERSION = "v26.0"  # the version of the pinned SDK (capi.md §1.1)
-_START_TIMEOUT_S = 20.0  # a cold Python start plus aiohttp import takes a second or two
 
 
 class EmulatorClient:
@@ -125,12 +123,15 @@ def _decode(raw: bytes) -> Any:
         return raw.decode(errors="replace")
 
 
-class EmbeddedEmulator:
+class EmbeddedEmulator(EmbeddedService):
     """The emulator as a child process on loopback, started and stopped by PID.
 
     Pixels (with their tokens) reach the child through a private temp file that is deleted once
-    the child is ready, never through argv, so tokens do not show in ``ps``.
+    the start attempt is over (ready or not), never through argv, so tokens do not show in ``ps``.
     """
+
+    process_name = "capi-emulator"
+    start_timeout_s = 20.0  # a cold Python start plus aiohttp import takes a second or two
 
     def __init__(
         self,
@@ -141,71 +142,45 @@ class EmbeddedEmulator:
         host: str = "127.0.0.1",
         future_tolerance_s: float | None = None,
     ) -> None:
+        super().__init__(port=port, host=host)
         self.pixels = {pixel_id: dict(auth) for pixel_id, auth in pixels.items()}
-        self.host = host
-        self.port = port
         self.light = light
         self.future_tolerance_s = future_tolerance_s
-        self._process: ManagedProcess | None = None
+        self._pixels_file: Path | None = None
 
     @property
     def url(self) -> str:
-        """The base URL, e.g. ``http://127.0.0.1:PORT`` (the port is fixed at start)."""
-        if self.port is None:
-            raise DevStackError("the emulator has not been started")
+        """The base URL, e.g. ``http://127.0.0.1:PORT`` (the port is kept across restarts)."""
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def address(self) -> str:
+        return self.url
 
     @property
     def client(self) -> EmulatorClient:
         """A client of this emulator's control API."""
         return EmulatorClient(self.url)
 
-    @property
-    def pid(self) -> int | None:
-        """The child's PID while it runs."""
-        return None if self._process is None else self._process.pid
-
-    def start(self) -> str:
-        """Start the child, wait for ``/_emulator/health`` and return the base URL."""
-        if self._process is not None:
-            return self.url
-        self.port = self.port or free_port(self.host)
-        pixels_file = _write_private_json(self.pixels)
-        try:
-            process = ManagedProcess("capi-emulator", self._argv(pixels_file))
-            process.start(ready=self.client.healthy, timeout=_START_TIMEOUT_S)
-        finally:
-            pixels_file.unlink(missing_ok=True)
-        self._process = process
-        return self.url
-
-    def stop(self) -> None:
-        """Stop the child by PID (SIGTERM, then SIGKILL). Idempotent."""
-        process, self._process = self._process, None
-        if process is not None:
-            process.stop()
-
-    def _argv(self, pixels_file: Path) -> list[str]:
+    def _command(self) -> tuple[list[str], dict[str, str]]:
         """The child's command line: no secrets in it, only the pixels file's path."""
-        argv = [sys.executable, "-m", "consumer.devstack.emulator"]
-        argv += ["--host", self.host, "--port", str(self.port), "--pixels-file", str(pixels_file)]
+        self._pixels_file = _write_private_json(self.pixels)
+        argv = [sys.executable, "-m", "consumer.devstack.emulator", "--host", self.host]
+        argv += ["--port", str(self.port), "--pixels-file", str(self._pixels_file)]
         if self.light:
             argv.append("--light")
         if self.future_tolerance_s is not None:
             argv += ["--future-tolerance-s", str(self.future_tolerance_s)]
-        return argv
+        return argv, self._environment()
 
-    def __enter__(self) -> EmbeddedEmulator:
-        self.start()
-        return self
+    def _ready(self) -> bool:
+        return self.client.healthy()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _launched(self) -> None:
+        """The child has read its pixels (or failed): remove the file holding the tokens."""
+        pixels_file, self._pixels_file = self._pixels_file, None
+        if pixels_file is not None:
+            pixels_file.unlink(missing_ok=True)
 
 
 def _write_private_json(payload: object) -> Path:

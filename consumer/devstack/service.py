@@ -45,8 +45,11 @@ class EmbeddedService:
         """Start the process unless it runs, wait until it is ready; return the address."""
         if not self.running:
             argv, env = self._command()
-            self._proc = ManagedProcess(self.process_name, argv, env=env)
-            self._proc.start(self._ready, timeout=timeout or self.start_timeout_s)
+            try:
+                self._proc = ManagedProcess(self.process_name, argv, env=env)
+                self._proc.start(self._ready, timeout=timeout or self.start_timeout_s)
+            finally:
+                self._launched()
         return self.address
 
     def stop(self) -> None:
@@ -76,6 +79,9 @@ class EmbeddedService:
     def _ready(self) -> bool:
         """True once the service answers."""
         raise NotImplementedError
+
+    def _launched(self) -> None:
+        """Called once a start attempt is over, ready or not: drop what only the launch needed."""
 
     @staticmethod
     def _environment() -> dict[str, str]:

@@ -1,0 +1,87 @@
+"""librdkafka's own log lines as structlog events, for every Kafka client the consumer creates.
+
+Left alone, librdkafka prints lines like ``%3|1700000000.123|FAIL|rdkafka#producer-1| ...``
+straight to file descriptor 2, outside the JSON log stream. Given a ``logger`` in the client's
+config, confluent-kafka queues each line instead (it sets ``log.queue=true``) and calls
+``logger.log(level, "%s [%s] %s", facility, client_name, message)`` on the thread that serves the
+client's queue, with the syslog level already mapped to a ``logging`` level (emerg, alert and
+crit: CRITICAL; err: ERROR; warning: WARNING; notice and info: INFO; debug: DEBUG).
+
+:func:`with_structlog` adds such a logger to a client config. Each line becomes one
+``librdkafka.log`` event with ``level``, ``facility``, ``client`` (librdkafka's handle name,
+``client.id#type-N``) and ``message``. Secrets: librdkafka prints sensitive properties as
+``[redacted]`` in its ``debug=conf`` dump and never logs SASL passwords otherwise (checked with
+``debug=all``); the adapter blanks the config's secret values in every line all the same.
+
+Queued lines are delivered only when the client is served, so each client is served as follows:
+the source and DLQ-reader consumers poll all the time; the DLQ and replay producers flush on every
+write (lines logged between two writes wait for the next one, or for ``close``); the admin
+helpers in :mod:`consumer.topics` poll once after each call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+
+__all__ = ["EVENT", "with_structlog"]
+
+EVENT = "librdkafka.log"
+_REDACTED = "[redacted]"
+# Config keys whose values must never be logged: librdkafka's own sensitive properties.
+_SECRET_MARKS = ("password", "secret", "ssl.key.pem", "sasl.oauthbearer.config")
+_LEVELS = frozenset({logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.CRITICAL})
+
+log = structlog.get_logger("consumer.librdkafka")
+
+
+def with_structlog(conf: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``conf`` whose client logs through structlog (a ``logger`` already set is kept)."""
+    routed = dict(conf)
+    routed.setdefault("logger", _client_logger(_secrets(conf)))
+    return routed
+
+
+def _secrets(conf: Mapping[str, Any]) -> tuple[str, ...]:
+    """The config's secret string values, longest first (so no secret is half-replaced)."""
+    values = {
+        value
+        for key, value in conf.items()
+        if isinstance(value, str) and value and any(mark in key for mark in _SECRET_MARKS)
+    }
+    return tuple(sorted(values, key=len, reverse=True))
+
+
+def _client_logger(secrets: tuple[str, ...]) -> logging.Logger:
+    """A stand-alone ``logging.Logger`` (outside the logging tree) that feeds structlog."""
+    logger = logging.Logger("librdkafka", logging.DEBUG)
+    logger.propagate = False
+    logger.addHandler(_StructlogHandler(secrets))
+    return logger
+
+
+class _StructlogHandler(logging.Handler):
+    """Turns one librdkafka log record into one structlog event, secrets blanked."""
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        super().__init__(logging.DEBUG)
+        self._secrets = secrets
+
+    def emit(self, record: logging.LogRecord) -> None:
+        facility, client, message = _fields(record)
+        for secret in self._secrets:
+            message = message.replace(secret, _REDACTED)
+        level = record.levelno if record.levelno in _LEVELS else logging.INFO
+        log.log(level, EVENT, facility=facility, client=client, message=message)
+
+
+def _fields(record: logging.LogRecord) -> tuple[str, str, str]:
+    """``(facility, client name, message)`` from confluent-kafka's ``"%s [%s] %s"`` call."""
+    args = record.args
+    if isinstance(args, tuple) and len(args) == 3:
+        facility, client, message = args
+        return str(facility), str(client), str(message)
+    return "", "", record.getMessage()
