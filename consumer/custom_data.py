@@ -23,7 +23,11 @@ _FLOAT_EXACT_DIGITS = 15
 
 def money(value: Decimal) -> Money:
     """Decimal -> JSON number with the same digits (float when exact, else a raw fragment)."""
-    if len(value.as_tuple().digits) <= _FLOAT_EXACT_DIGITS:
+    # A short text has at most that many digits: the cheap test settles every everyday amount.
+    if (
+        len(str(value)) <= _FLOAT_EXACT_DIGITS
+        or len(value.as_tuple().digits) <= _FLOAT_EXACT_DIGITS
+    ):
         return float(value)
     return orjson.Fragment(format(value.normalize(), "f").encode())
 

@@ -23,6 +23,7 @@ from consumer.phone import MIN_PHONE_DIGITS, normalize_phone
 
 __all__ = [
     "HASHED_FIELDS",
+    "HASHERS",
     "ExternalIdForm",
     "Rejected",
     "hash_date_of_birth",
@@ -80,9 +81,12 @@ _GENDERS = {
 _EMPTY = Rejected("empty")
 
 
+_sha256 = hashlib.sha256
+
+
 def sha256_hex(normalized: str) -> str:
     """Lowercase hex SHA-256 of the UTF-8 bytes of ``normalized``."""
-    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+    return _sha256(normalized.encode()).hexdigest()
 
 
 def is_sha256_hex(value: str) -> bool:
@@ -90,29 +94,31 @@ def is_sha256_hex(value: str) -> bool:
     return _SHA256_HEX.match(value) is not None
 
 
-def normalize_email(value: str) -> str | None:
+def normalize_email(value: str, _country: str | None = None) -> str | None:
     """Trim and lowercase; None unless it looks like local@domain.tld."""
     email = value.strip().lower()
     return email if _EMAIL.match(email) else None
 
 
-def normalize_name(value: str) -> str | None:
+def normalize_name(value: str, _country: str | None = None) -> str | None:
     """Lowercase, Unicode NFC, punctuation and symbols removed, inner spaces collapsed.
 
     Meta: "lowercase, no punctuation; special characters UTF-8" (``Valéry`` -> ``valéry``).
     """
-    text = value if value.isascii() else unicodedata.normalize("NFC", value)
-    name = " ".join(text.translate(_NAME_DROPS).lower().split())
+    text = value.translate(_NAME_DROPS).lower()
+    if not text.isascii():  # compose after dropping: "C:\u0327" is "ç" once the colon is gone
+        text = unicodedata.normalize("NFC", text)
+    name = " ".join(text.split())
     return name or None
 
 
-def normalize_city(value: str) -> str | None:
+def normalize_city(value: str, _country: str | None = None) -> str | None:
     """Lowercase letters only, no spaces or punctuation (Meta: ``New York`` -> ``newyork``)."""
     city = _CITY_DROP.sub("", unicodedata.normalize("NFC", value).lower())
     return city or None
 
 
-def normalize_gender(value: str) -> str | None:
+def normalize_gender(value: str, _country: str | None = None) -> str | None:
     """``f`` or ``m`` from a gender word (female, Frau, M, ...); None for anything else."""
     return _GENDERS.get(value.strip().lower())
 
@@ -128,7 +134,7 @@ def _hash_date(value: dt.date) -> str | Rejected:
     return Rejected("unrecognized") if born is None else sha256_hex(born)
 
 
-def normalize_date_of_birth(value: str | dt.date) -> str | None:
+def normalize_date_of_birth(value: str | dt.date, _country: str | None = None) -> str | None:
     """``YYYYMMDD`` from a date or a common string form (ISO, compact, US ``MM/DD/YYYY``, ``DD.MM.YYYY``)."""
     if isinstance(value, dt.date):
         born: dt.date | None = value
@@ -148,12 +154,10 @@ def _parse_date(text: str) -> dt.date | None:
     return None
 
 
-def normalize_external_id(value: str, form: ExternalIdForm = "trimmed") -> str | None:
-    """Trimmed (and lowercased if configured): must equal what the browser pixel sends."""
-    trimmed = value.strip()
-    if form == "lowercase":
-        trimmed = trimmed.lower()
-    return trimmed or None
+def normalize_external_id(value: str, _country: str | None = None) -> str | None:
+    """Trimmed: must equal what the browser pixel sends (``external_id_form: lowercase`` lowercases
+    the value before it gets here)."""
+    return value.strip() or None
 
 
 def _country(value: str, _country_hint: str | None) -> str | None:
@@ -166,47 +170,53 @@ Normalizer = Callable[[str, str | None], str | None]
 # Field -> normalizer; the reason a value is dropped is "<field>.invalid" unless a check below
 # knows better (empty input, an email without a domain, too few phone digits).
 HASHED_FIELDS: dict[str, Normalizer] = {
-    "em": lambda value, _country: normalize_email(value),
+    "em": normalize_email,
     "ph": normalize_phone,
-    "fn": lambda value, _country: normalize_name(value),
-    "ln": lambda value, _country: normalize_name(value),
-    "db": lambda value, _country: normalize_date_of_birth(value),
-    "ge": lambda value, _country: normalize_gender(value),
-    "ct": lambda value, _country: normalize_city(value),
+    "fn": normalize_name,
+    "ln": normalize_name,
+    "db": normalize_date_of_birth,
+    "ge": normalize_gender,
+    "ct": normalize_city,
     "st": normalize_state,
     "zp": normalize_postal_code,
     "country": _country,
-    "external_id": lambda value, _country: normalize_external_id(value),
+    "external_id": normalize_external_id,
 }
 
 
 # Fields with few distinct values per shop (a city, a state, a country, a gender): their hashes
 # are cached by input, which turns normalization and SHA-256 into one dict lookup.
 _LOW_CARDINALITY = frozenset({"ct", "st", "zp", "country", "ge"})
+_CACHED_VALUES = 16384
+
+FieldHasher = Callable[[str, str | None], str | Rejected]
+
+
+def _hasher(field: str) -> FieldHasher:
+    """``(value, country) -> hash | Rejected`` for one field: one call per value on the hot path."""
+    normalize = HASHED_FIELDS[field]
+
+    def hash_one(value: str, country: str | None) -> str | Rejected:
+        stripped = value.strip()
+        if not stripped:
+            return _EMPTY
+        if len(stripped) == _SHA256_HEX_LENGTH and is_sha256_hex(stripped.lower()):
+            return stripped.lower()
+        normalized = normalize(stripped, country)
+        if normalized is None:
+            return Rejected(_why(field, stripped.lower()))
+        return _sha256(normalized.encode()).hexdigest()
+
+    return lru_cache(maxsize=_CACHED_VALUES)(hash_one) if field in _LOW_CARDINALITY else hash_one
+
+
+# Field -> its hasher (normalize, then SHA-256; pre-hashed values pass through).
+HASHERS: dict[str, FieldHasher] = {field: _hasher(field) for field in HASHED_FIELDS}
 
 
 def hash_field(field: str, value: str, country: str | None = None) -> str | Rejected:
     """Normalize then hash ``value`` for ``field``; pre-hashed values pass through."""
-    if field in _LOW_CARDINALITY:
-        return _hash_cached(field, value, country)
-    return _hash_field(field, value, country)
-
-
-@lru_cache(maxsize=16384)
-def _hash_cached(field: str, value: str, country: str | None) -> str | Rejected:
-    return _hash_field(field, value, country)
-
-
-def _hash_field(field: str, value: str, country: str | None) -> str | Rejected:
-    stripped = value.strip()
-    if not stripped:
-        return _EMPTY
-    if len(stripped) == _SHA256_HEX_LENGTH and is_sha256_hex(stripped.lower()):
-        return stripped.lower()
-    normalized = HASHED_FIELDS[field](value, country)
-    if normalized is None:
-        return Rejected(_why(field, stripped.lower()))
-    return hashlib.sha256(normalized.encode()).hexdigest()
+    return HASHERS[field](value, country)
 
 
 def _why(field: str, lowered: str) -> str:

@@ -12,14 +12,14 @@ import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from consumer.geo import country_code
 from consumer.normalize import (
+    HASHERS,
     ExternalIdForm,
     Rejected,
     hash_date_of_birth,
-    hash_field,
     is_sha256_hex,
 )
 
@@ -41,6 +41,8 @@ CUSTOMER_FIELDS: dict[str, str] = {
     "country": "country",
     "external_id": "external_id",
 }
+# (user_data key, Customer field, hasher), in the order Meta lists the fields.
+_CUSTOMER_HASHERS = tuple((key, source, HASHERS[key]) for key, source in CUSTOMER_FIELDS.items())
 _SHA256_HEX_LENGTH = 64
 _COOKIE = re.compile(r"fb\.\d+\.\d+\.\S+")  # fb.{subdomain}.{creation_ms}.{value} (capi.md §3.1)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -88,28 +90,36 @@ def _hash_customer(
     user_data: dict[str, Any],
     dropped: list[Dropped],
 ) -> None:
-    for field, source in CUSTOMER_FIELDS.items():
+    lowercase_ids = external_id_form == "lowercase"
+    for field, source, hasher in _CUSTOMER_HASHERS:
         value = customer.get(source)
         if value is None:
             continue
+        if type(value) is str:  # the common case, one plain string: no list to walk
+            if lowercase_ids and field == "external_id":
+                value = value.lower()
+            result = hasher(value, region)
+            if type(result) is str:
+                user_data[field] = [result]
+            else:
+                dropped.append((field, cast(Rejected, result).reason))
+            continue
         hashes: list[str] = []
         for item in value if isinstance(value, list) else (value,):
-            result = _hash_one(field, item, region, external_id_form)
-            if isinstance(result, Rejected):
-                dropped.append((field, result.reason))
-            elif result not in hashes:
-                hashes.append(result)
+            one = _hash_one(field, item, region, lowercase_ids)
+            if isinstance(one, Rejected):
+                dropped.append((field, one.reason))
+            elif one not in hashes:
+                hashes.append(one)
         if hashes:
             user_data[field] = hashes
 
 
-def _hash_one(
-    field: str, value: object, region: str | None, external_id_form: ExternalIdForm
-) -> str | Rejected:
+def _hash_one(field: str, value: object, region: str | None, lowercase_ids: bool) -> str | Rejected:
     if isinstance(value, str):
-        if field == "external_id" and external_id_form == "lowercase":
+        if lowercase_ids and field == "external_id":
             value = value.lower()
-        return hash_field(field, value, region)
+        return HASHERS[field](value, region)
     if isinstance(value, dt.date):  # Avro date logical type (date_of_birth)
         return hash_date_of_birth(value)
     return Rejected("not_a_string")
