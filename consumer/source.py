@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import structlog
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from consumer.errors import InfrastructureError
@@ -20,10 +21,23 @@ from consumer.models import TopicPartition as TP
 
 __all__ = ["KafkaSource", "RevokeHook", "consumer_config", "record_of"]
 
+log = structlog.get_logger("consumer.source")
+
 # On revocation: the pipeline drains the partitions and returns the positions to store.
 RevokeHook = Callable[[list[TP]], Mapping[TP, int]]
 AssignHook = Callable[[list[TP]], None]
 
+# Store and commit errors that mean "these partitions are no longer this member's".
+_NOT_OURS = frozenset(
+    {
+        KafkaError._STATE,
+        KafkaError._UNKNOWN_PARTITION,
+        KafkaError._ASSIGNMENT_LOST,
+        KafkaError.UNKNOWN_MEMBER_ID,
+        KafkaError.ILLEGAL_GENERATION,
+        KafkaError.REBALANCE_IN_PROGRESS,
+    }
+)
 _FIXED = {
     "enable.auto.offset.store": False,  # the pipeline stores only settled offsets
     "enable.auto.commit": False,  # committed periodically, on revocation and on shutdown
@@ -96,10 +110,15 @@ class KafkaSource:
         return self._paused
 
     def store(self, positions: Mapping[TP, int]) -> None:
-        if positions:
+        """Store settled positions; partitions that are no longer ours are skipped, logged."""
+        if not positions:
+            return
+        try:
             self._consumer.store_offsets(
                 offsets=[TopicPartition(t, p, o) for (t, p), o in positions.items()]
             )
+        except KafkaException as exc:
+            _unless_not_ours(exc, "storing offsets", partitions=_names(positions))
 
     def commit(self) -> None:
         """Commit the stored offsets synchronously; nothing stored is fine."""
@@ -107,7 +126,7 @@ class KafkaSource:
             self._consumer.commit(asynchronous=False)
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError._NO_OFFSET:
-                raise InfrastructureError(f"commit failed: {exc.args[0].str()}") from exc
+                _unless_not_ours(exc, "committing offsets")
 
     def assignment(self) -> list[TP]:
         return [(tp.topic, tp.partition) for tp in self._consumer.assignment()]
@@ -131,6 +150,24 @@ class KafkaSource:
     def _lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Lost partitions may already belong to another member: store nothing, just forget.
         self._on_revoke([(tp.topic, tp.partition) for tp in partitions])
+
+
+def _unless_not_ours(exc: KafkaException, action: str, **fields: Any) -> None:
+    """Log a store or commit refused because the partitions left us; raise on anything else.
+
+    After a session timeout or a rebalance that outran the revoke hook, the partitions belong to
+    another member, which resumes from the last committed offset: nothing is lost, repeats are
+    the dedup window's job, and crashing here would only cause more of them.
+    """
+    error = exc.args[0]
+    if error.code() not in _NOT_OURS:
+        raise InfrastructureError(f"{action} failed: {error.str()}") from exc
+    event = "offsets.not_stored" if action == "storing offsets" else "offsets.not_committed"
+    log.warning(event, error=error.str(), **fields)
+
+
+def _names(positions: Mapping[TP, int]) -> list[str]:
+    return sorted(f"{topic}/{partition}" for topic, partition in positions)
 
 
 def _record(message: Message) -> SourceRecord:
