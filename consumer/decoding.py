@@ -20,7 +20,7 @@ import io
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 import fastavro
 
@@ -45,9 +45,9 @@ SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 
 FrameKind = Literal["confluent", "single_object", "raw"]
 # magic bytes, then the writer schema's key: a big-endian schema id or a little-endian fingerprint
-_LAYOUTS: dict[FrameKind, tuple[bytes, str]] = {
-    "confluent": (bytes([CONFLUENT_MAGIC]), ">I"),
-    "single_object": (SINGLE_OBJECT_MAGIC, "<Q"),
+_LAYOUTS: dict[FrameKind, tuple[bytes, struct.Struct]] = {
+    "confluent": (bytes([CONFLUENT_MAGIC]), struct.Struct(">I")),
+    "single_object": (SINGLE_OBJECT_MAGIC, struct.Struct("<Q")),
 }
 
 
@@ -66,13 +66,18 @@ class LocalWriters:
     raw: Mapping[str, dict[str, Any]] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
-    """A value split into its framing, the writer schema's key (id or fingerprint) and payload."""
+class Frame(NamedTuple):
+    """A value split into its framing, the writer schema's key (id or fingerprint) and payload.
+
+    A named tuple: one is made per record, and a frozen dataclass costs twice as much to build.
+    """
 
     kind: FrameKind
     key: int | None
     payload: bytes
+
+
+_DEFAULT_LIMITS = DecodeLimits()
 
 
 def confluent_schema_id(value: bytes | None) -> int:
@@ -106,14 +111,14 @@ def _detect(value: bytes, *, has_raw_writer: bool) -> str:
 def _split(value: bytes, kind: FrameKind) -> Frame:
     """Check the magic bytes, then read the schema key that follows them."""
     magic, key_format = _LAYOUTS[kind]
-    header = len(magic) + struct.calcsize(key_format)
-    if value[: len(magic)] != magic:
+    header = len(magic) + key_format.size
+    if not value.startswith(magic):
         raise DecodeError("decode.unknown_magic", f"unknown magic 0x{value[: len(magic)].hex()}")
     if len(value) < header:
         raise DecodeError(
             "decode.truncated", f"{len(value)} bytes is shorter than the {header}-byte header"
         )
-    key: int = struct.unpack(key_format, value[len(magic) : header])[0]
+    key: int = key_format.unpack_from(value, len(magic))[0]
     return Frame(kind, key, value[header:])
 
 
@@ -160,37 +165,28 @@ def _writer_of(
     return writer
 
 
-_GUARDS: dict[int, tuple[dict[str, Any], Guard]] = {}  # by id(writer); holds the writer alive
-_MAX_GUARDS = 1024
+_Compiled = tuple[dict[str, Any], dict[str, Any], Guard, dict[str, Any] | None]
+_COMPILED: dict[tuple[int, int], _Compiled] = {}  # by ids; holds writer and reader alive
+_MAX_COMPILED = 1024
 
 
-def _guard(payload: bytes, writer: dict[str, Any], limits: DecodeLimits) -> None:
-    """Check lengths and counts before fastavro allocates anything (see avro_guard)."""
-    cached = _GUARDS.get(id(writer))
-    if cached is None or cached[0] is not writer:
-        if len(_GUARDS) >= _MAX_GUARDS:
-            _GUARDS.clear()
-        cached = (writer, compile_guard(writer))
-        _GUARDS[id(writer)] = cached
-    cached[1](payload, limits)
+def _compiled(
+    writer: dict[str, Any], reader: dict[str, Any]
+) -> tuple[Guard, dict[str, Any] | None]:
+    """The guard of ``writer`` and the reader to pass fastavro (None when it equals ``writer``).
 
-
-_SAME: dict[tuple[int, int], tuple[dict[str, Any], dict[str, Any], bool]] = {}
-
-
-def _resolving_reader(writer: dict[str, Any], reader: dict[str, Any]) -> dict[str, Any] | None:
-    """``reader``, or None when it equals ``writer`` (fastavro then skips resolution).
-
-    fastavro compares the two schemas deeply on every call; the answer is cached per pair.
+    Both are worked out once per (writer, reader) pair: compiling the guard takes milliseconds,
+    and fastavro would otherwise compare the two schemas deeply on every call (equal schemas
+    need no resolution).
     """
-    key = (id(writer), id(reader))
-    cached = _SAME.get(key)
+    cached = _COMPILED.get((id(writer), id(reader)))
     if cached is None or cached[0] is not writer or cached[1] is not reader:
-        if len(_SAME) >= _MAX_GUARDS:
-            _SAME.clear()
-        cached = (writer, reader, writer == reader)
-        _SAME[key] = cached
-    return None if cached[2] else reader
+        if len(_COMPILED) >= _MAX_COMPILED:
+            _COMPILED.clear()
+        guard = compile_guard(writer)
+        cached = (writer, reader, guard, None if writer == reader else reader)
+        _COMPILED[(id(writer), id(reader))] = cached
+    return cached[2], cached[3]
 
 
 def decode_payload(
@@ -202,10 +198,10 @@ def decode_payload(
     """Avro binary -> dict, resolving ``writer`` against ``reader``; every failure a DecodeError."""
     if "__unparseable__" in writer:
         raise DecodeError("decode.bad_writer_schema", "the writer schema cannot be parsed")
-    _guard(payload, writer, limits or DecodeLimits())
-    stream = io.BytesIO(payload)
+    guard, resolving = _compiled(writer, reader)
+    guard(payload, limits or _DEFAULT_LIMITS)  # lengths and counts, before fastavro allocates
     try:
-        record = fastavro.schemaless_reader(stream, writer, _resolving_reader(writer, reader))
+        record = fastavro.schemaless_reader(io.BytesIO(payload), writer, resolving)
     except fastavro.read.SchemaResolutionError as exc:
         raise _resolution_error(exc) from None
     except (EOFError, StopIteration):
