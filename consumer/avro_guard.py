@@ -25,7 +25,17 @@ from typing import Any
 
 from consumer.errors import DecodeError
 
-__all__ = ["DecodeLimits", "Guard", "compile_guard", "guard_source"]
+__all__ = [
+    "RUNTIME",
+    "Budget",
+    "DecodeLimits",
+    "Guard",
+    "SourceBuilder",
+    "compile_guard",
+    "guard_source",
+    "lines",
+    "union_lines",
+]
 
 _FIXED_WIDTH = {"float": 4, "double": 8}
 _MAX_DEPTH = 6  # nesting (in indentation levels) before a type gets its own function
@@ -40,7 +50,7 @@ class DecodeLimits:
     max_string_bytes: int = 65_536
 
 
-class _Budget:
+class Budget:
     __slots__ = ("items_left", "max_string")
 
     def __init__(self, limits: DecodeLimits) -> None:
@@ -48,7 +58,7 @@ class _Budget:
         self.max_string = limits.max_string_bytes
 
 
-Check = Callable[[bytes, int, _Budget], int]
+Check = Callable[[bytes, int, Budget], int]
 Guard = Callable[[bytes, DecodeLimits], None]
 
 
@@ -58,7 +68,7 @@ def compile_guard(schema: Any) -> Guard:
 
     def guard(payload: bytes, limits: DecodeLimits) -> None:
         try:
-            end = check(payload, 0, _Budget(limits))
+            end = check(payload, 0, Budget(limits))
         except IndexError:  # a read past the end: checkers index without bounds checks
             raise _truncated() from None
         except RecursionError:  # a recursive type nested deeper than Python's stack
@@ -81,7 +91,7 @@ def guard_source(schema: Any) -> str:
 def _build(schema: Any) -> Check:
     generator = _Generator()
     entry = generator.function(schema)
-    namespace: dict[str, Any] = dict(_RUNTIME)
+    namespace: dict[str, Any] = dict(RUNTIME)
     # Generated identifiers and integers only (see the module docstring): no schema text.
     exec(compile(generator.source(), "<avro guard>", "exec"), namespace)  # noqa: S102
     check: Check = namespace[entry]
@@ -119,7 +129,8 @@ def _skip_long(buf: bytes, pos: int) -> int:
     return _varint(buf, pos)[1]
 
 
-def _string(buf: bytes, pos: int, budget: _Budget) -> int:
+def _length(buf: bytes, pos: int, budget: Budget) -> tuple[int, int]:
+    """A string or bytes length prefix: (size, position of the first byte), size checked."""
     size, pos = _long(buf, pos)
     if size < 0:
         raise DecodeError("decode.corrupt", f"negative length {size}")
@@ -129,14 +140,23 @@ def _string(buf: bytes, pos: int, budget: _Budget) -> int:
         )
     if pos + size > len(buf):
         raise _truncated()
+    return size, pos
+
+
+def _string(buf: bytes, pos: int, budget: Budget) -> int:
+    size, pos = _length(buf, pos, budget)
     return pos + size
 
 
-def _enum(buf: bytes, pos: int, symbols: int) -> int:
+def _enum_index(buf: bytes, pos: int, symbols: int) -> tuple[int, int]:
     index, pos = _long(buf, pos)
     if not 0 <= index < symbols:
         raise DecodeError("decode.corrupt", f"enum index {index} out of range")
-    return pos
+    return index, pos
+
+
+def _enum(buf: bytes, pos: int, symbols: int) -> int:
+    return _enum_index(buf, pos, symbols)[1]
 
 
 def _bad_union(raw: int) -> DecodeError:
@@ -144,7 +164,7 @@ def _bad_union(raw: int) -> DecodeError:
     return DecodeError("decode.corrupt", f"union index {index} out of range")
 
 
-def _count(buf: bytes, pos: int, budget: _Budget) -> tuple[int, int]:
+def _count(buf: bytes, pos: int, budget: Budget) -> tuple[int, int]:
     """One array/map block header: (item count, position of the first item); 0 ends the value."""
     count, pos = _long(buf, pos)
     if count < 0:  # a negative count is followed by the block's size in bytes
@@ -162,43 +182,61 @@ def _unknown_type() -> DecodeError:
     return DecodeError("decode.bad_writer_schema", "the writer schema names an undefined type")
 
 
-_RUNTIME: dict[str, Any] = {
+RUNTIME: dict[str, Any] = {  # what generated code may call (avro_decoder's too)
     "_skip_long": _skip_long,
+    "_long": _long,
     "_varint": _varint,
+    "_length": _length,
     "_string": _string,
     "_enum": _enum,
+    "_enum_index": _enum_index,
+    "_truncated": _truncated,
     "_bad_union": _bad_union,
     "_count": _count,
     "_unknown_type": _unknown_type,
-    "__builtins__": {"range": range},
+    "__builtins__": {"range": range, "len": len},
 }
 
 
 # ---- the generator --------------------------------------------------------------------------
 
 
-class _Generator:
-    """Schema -> Python source: functions ``_f<n>(buf, pos, budget) -> pos``, one per record."""
+class SourceBuilder:
+    """Generated functions ``_f<n>``, in order; a name is reserved before its body is built
+    (the body may define more functions, and may call its own: recursive types)."""
 
     def __init__(self) -> None:
         self._functions: list[str] = []
-        self._named: dict[str, tuple[str, int | str]] = {}  # name -> (kind, size | function)
-        self._loops = 0
 
     def source(self) -> str:
         return "\n\n".join(self._functions) + "\n"
 
+    def reserve(self) -> str:
+        self._functions.append("")
+        return f"_f{len(self._functions) - 1}"
+
+    def define(self, name: str, statements: list[str]) -> None:
+        self._functions[int(name[2:])] = "\n".join(statements)
+
+
+class _Generator(SourceBuilder):
+    """Schema -> Python source: functions ``_f<n>(buf, pos, budget) -> pos``, one per record."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._named: dict[str, tuple[str, int | str]] = {}  # name -> (kind, size | function)
+        self._loops = 0
+
     def function(self, schema: Any) -> str:
         """Define a function checking one value of ``schema``; return its name."""
-        name = f"_f{len(self._functions)}"
-        self._functions.append("")  # reserved: the body may define more functions
+        name = self.reserve()
         if isinstance(schema, dict) and schema.get("type") in ("record", "error"):
             self._named[str(schema["name"])] = ("record", name)  # before the body: recursion
             body = [line for field in schema["fields"] for line in self._emit(field["type"], 1)]
         else:
             body = self._emit(schema, 1)
         head = [f"def {name}(buf, pos, budget):", "    ms = budget.max_string"]
-        self._functions[int(name[2:])] = "\n".join([*head, *body, "    return pos"])
+        self.define(name, [*head, *body, "    return pos"])
         return name
 
     def _emit(self, schema: Any, depth: int) -> list[str]:
@@ -209,7 +247,7 @@ class _Generator:
             return self._primitive(schema, depth)
         kind = schema["type"]
         if kind in ("record", "error"):
-            return _lines(depth, f"pos = {self.function(schema)}(buf, pos, budget)")
+            return lines(depth, f"pos = {self.function(schema)}(buf, pos, budget)")
         if kind == "enum":
             symbols = len(schema["symbols"])
             self._named[str(schema["name"])] = ("enum", symbols)
@@ -217,7 +255,7 @@ class _Generator:
         if kind == "fixed":
             size = int(schema["size"])
             self._named[str(schema["name"])] = ("fixed", size)
-            return _lines(depth, f"pos += {size}")
+            return lines(depth, f"pos += {size}")
         if kind in ("array", "map"):
             return self._nested(schema, depth) or self._blocks(schema, kind == "map", depth)
         return self._emit(kind, depth)  # a primitive with a logical type
@@ -226,33 +264,33 @@ class _Generator:
         """Deep types get a function of their own (Python caps nesting); [] when not deep."""
         if depth <= _MAX_DEPTH:
             return []
-        return _lines(depth, f"pos = {self.function(schema)}(buf, pos, budget)")
+        return lines(depth, f"pos = {self.function(schema)}(buf, pos, budget)")
 
     def _primitive(self, name: str, depth: int) -> list[str]:
         if name == "null":
             return []
         if name == "boolean":
-            return _lines(depth, "pos += 1")  # an overrun is caught at the end or by the next read
+            return lines(depth, "pos += 1")  # an overrun is caught at the end or by the next read
         if name in _FIXED_WIDTH:
-            return _lines(depth, f"pos += {_FIXED_WIDTH[name]}")
+            return lines(depth, f"pos += {_FIXED_WIDTH[name]}")
         if name in ("int", "long"):
-            return _lines(depth, "pos = pos + 1 if buf[pos] < 128 else _skip_long(buf, pos)")
+            return lines(depth, "pos = pos + 1 if buf[pos] < 128 else _skip_long(buf, pos)")
         if name in ("string", "bytes"):
             return self._string(depth)
         named = self._named.get(name)  # a reference to a named type defined earlier
         if named is None:
-            return _lines(depth, "raise _unknown_type()")
+            return lines(depth, "raise _unknown_type()")
         kind, value = named
         if kind == "record":
-            return _lines(depth, f"pos = {value}(buf, pos, budget)")
+            return lines(depth, f"pos = {value}(buf, pos, budget)")
         if kind == "enum":
             return self._enum(int(value), depth)
-        return _lines(depth, f"pos += {int(value)}")
+        return lines(depth, f"pos += {int(value)}")
 
     @staticmethod
     def _string(depth: int) -> list[str]:
         # One byte, even (not negative), within the limit: skip it here; else the full check.
-        return _lines(
+        return lines(
             depth,
             "b = buf[pos]",
             "if b & 129 or b >> 1 > ms:",
@@ -264,7 +302,7 @@ class _Generator:
     @staticmethod
     def _enum(symbols: int, depth: int) -> list[str]:
         # One byte, even, below 2 * symbols: a valid index; else the full check.
-        return _lines(
+        return lines(
             depth,
             f"if buf[pos] & 1 or buf[pos] >= {min(2 * symbols, 128)}:",
             f"    pos = _enum(buf, pos, {symbols})",
@@ -273,36 +311,44 @@ class _Generator:
         )
 
     def _union(self, branches: list[Any], depth: int) -> list[str]:
-        # Branch k is written as the varint 2k; read the raw varint and compare.
-        lines = _lines(
-            depth,
-            "b = buf[pos]",
-            "if b < 128:",
-            "    pos += 1",
-            "else:",
-            "    b, pos = _varint(buf, pos)",
-        )
-        for index, branch in enumerate(branches):
-            lines += _lines(depth, f"{'if' if index == 0 else 'elif'} b == {2 * index}:")
-            lines += self._emit(branch, depth + 1) or _lines(depth + 1, "pass")
-        lines += _lines(depth, "else:", "    raise _bad_union(b)")
-        return lines
+        bodies = [self._emit(branch, depth + 1) or lines(depth + 1, "pass") for branch in branches]
+        return union_lines(depth, bodies)
 
     def _blocks(self, schema: dict[str, Any], with_key: bool, depth: int) -> list[str]:
         self._loops += 1
         count = f"n{self._loops}"
         item = self._emit(schema["values" if with_key else "items"], depth + 2)
         key = self._string(depth + 2) if with_key else []
-        return _lines(
+        return lines(
             depth,
             "while True:",
             f"    {count}, pos = _count(buf, pos, budget)",
             f"    if not {count}:",
             "        break",
             f"    for _ in range({count}):",
-        ) + (key + item or _lines(depth + 2, "pass"))
+        ) + (key + item or lines(depth + 2, "pass"))
 
 
-def _lines(depth: int, *lines: str) -> list[str]:
+def lines(depth: int, *statements: str) -> list[str]:
+    """``statements`` indented ``depth`` levels (generated source is built from these)."""
     indent = "    " * depth
-    return [indent + line for line in lines]
+    return [indent + statement for statement in statements]
+
+
+def union_lines(depth: int, bodies: list[list[str]]) -> list[str]:
+    """Dispatch on a union's branch index to ``bodies[k]`` (statements at ``depth + 1``).
+
+    Branch k is written as the varint 2k: read the raw varint once and compare, so the common
+    one-byte index costs one read and no zig-zag decoding.
+    """
+    out = lines(
+        depth,
+        "b = buf[pos]",
+        "if b < 128:",
+        "    pos += 1",
+        "else:",
+        "    b, pos = _varint(buf, pos)",
+    )
+    for index, body in enumerate(bodies):
+        out += lines(depth, f"{'if' if index == 0 else 'elif'} b == {2 * index}:") + body
+    return out + lines(depth, "else:", "    raise _bad_union(b)")

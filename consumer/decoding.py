@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import io
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, Protocol
 
 import fastavro
 
-from consumer.avro_guard import DecodeLimits, Guard, compile_guard
+from consumer.avro_decoder import compile_decoder
+from consumer.avro_guard import DecodeLimits, compile_guard
 from consumer.errors import DecodeError
 
 __all__ = [
@@ -165,28 +166,37 @@ def _writer_of(
     return writer
 
 
-_Compiled = tuple[dict[str, Any], dict[str, Any], Guard, dict[str, Any] | None]
-_COMPILED: dict[tuple[int, int], _Compiled] = {}  # by ids; holds writer and reader alive
+_Read = Callable[[bytes, DecodeLimits], Any]
+_COMPILED: dict[tuple[int, int], tuple[dict[str, Any], dict[str, Any], _Read]] = {}  # by ids
 _MAX_COMPILED = 1024
 
 
-def _compiled(
-    writer: dict[str, Any], reader: dict[str, Any]
-) -> tuple[Guard, dict[str, Any] | None]:
-    """The guard of ``writer`` and the reader to pass fastavro (None when it equals ``writer``).
+def _reader_of(writer: dict[str, Any], reader: dict[str, Any]) -> _Read:
+    """How payloads of ``writer`` are read as ``reader``: worked out once per schema pair.
 
-    Both are worked out once per (writer, reader) pair: compiling the guard takes milliseconds,
-    and fastavro would otherwise compare the two schemas deeply on every call (equal schemas
-    need no resolution).
+    The same schema (the common case): a generated decoder that checks and decodes in one pass.
+    Otherwise the guard (checks first, allocating nothing), then fastavro resolving the two.
+    Cached by ids, holding both schemas alive, so a hit costs one dict lookup.
     """
     cached = _COMPILED.get((id(writer), id(reader)))
     if cached is None or cached[0] is not writer or cached[1] is not reader:
         if len(_COMPILED) >= _MAX_COMPILED:
             _COMPILED.clear()
-        guard = compile_guard(writer)
-        cached = (writer, reader, guard, None if writer == reader else reader)
+        cached = (writer, reader, _read_function(writer, reader))
         _COMPILED[(id(writer), id(reader))] = cached
-    return cached[2], cached[3]
+    return cached[2]
+
+
+def _read_function(writer: dict[str, Any], reader: dict[str, Any]) -> _Read:
+    if writer == reader:
+        return compile_decoder(writer)
+    guard = compile_guard(writer)
+
+    def guarded(payload: bytes, limits: DecodeLimits) -> Any:
+        guard(payload, limits)  # lengths and counts, before fastavro allocates
+        return fastavro.schemaless_reader(io.BytesIO(payload), writer, reader)
+
+    return guarded
 
 
 def decode_payload(
@@ -198,10 +208,9 @@ def decode_payload(
     """Avro binary -> dict, resolving ``writer`` against ``reader``; every failure a DecodeError."""
     if "__unparseable__" in writer:
         raise DecodeError("decode.bad_writer_schema", "the writer schema cannot be parsed")
-    guard, resolving = _compiled(writer, reader)
-    guard(payload, limits or _DEFAULT_LIMITS)  # lengths and counts, before fastavro allocates
+    read = _reader_of(writer, reader)
     try:
-        record = fastavro.schemaless_reader(io.BytesIO(payload), writer, resolving)
+        record = read(payload, limits or _DEFAULT_LIMITS)
     except fastavro.read.SchemaResolutionError as exc:
         raise _resolution_error(exc) from None
     except (EOFError, StopIteration):
