@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -42,13 +43,17 @@ def run() -> None:
         with EmbeddedEmulator(
             {p: {"access_token": t} for p, t in tokens.items()}, light=True
         ) as emulator:
-            rate, peak = _e2e_rate(bootstrap, registry_url, emulator, tokens)
+            result = _e2e_rate(bootstrap, registry_url, emulator, tokens, broker.pid)
     print(f"   bare confluent-kafka consume loop: {raw:,.0f} records/s")
     print(
-        f"   end to end (decode, map, hash, dedup, batch, send), first {MEASURE:,} events: {rate:,.0f} events/s "
-        f"= {rate / raw:.1%} of raw consume"
+        f"   end to end (decode, map, hash, dedup, batch, send), first {MEASURE:,} events: "
+        f"{result.rate:,.0f} events/s = {result.rate / raw:.1%} of raw consume"
     )
-    print(f"   consumer peak RSS: {peak:.0f} MB with {RECORDS:,} records waiting")
+    print(f"   consumer peak RSS: {result.peak_mb:.0f} MB with {RECORDS:,} records waiting")
+    wall_us = 1e6 / result.rate
+    print(f"   per event: {wall_us:.0f} µs wall; CPU time per event over the measured window:")
+    for name, seconds in result.cpu_s.items():
+        print(f"     {name:<10} {seconds / result.accepted * 1e6:6.1f} µs/event")
 
 
 def _raw_consume_rate(bootstrap: str) -> float:
@@ -72,9 +77,21 @@ def _raw_consume_rate(bootstrap: str) -> float:
     return count / elapsed
 
 
+@dataclass(frozen=True, slots=True)
+class E2eResult:
+    rate: float  # accepted events per second over the measured window
+    accepted: int  # events accepted in that window
+    peak_mb: float  # the consumer's peak RSS
+    cpu_s: dict[str, float]  # CPU seconds (user + system) per process over the window
+
+
 def _e2e_rate(
-    bootstrap: str, registry_url: str, emulator: EmbeddedEmulator, tokens: dict[str, str]
-) -> tuple[float, float]:
+    bootstrap: str,
+    registry_url: str,
+    emulator: EmbeddedEmulator,
+    tokens: dict[str, str],
+    broker_pid: int | None,
+) -> E2eResult:
     folder = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
     config = {
         "kafka": {
@@ -99,23 +116,30 @@ def _e2e_rate(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    pids = {"consumer": process.pid, "emulator": emulator.pid, "broker": broker_pid}
     try:
-        return _measure(process.pid, emulator)
+        return _measure({name: pid for name, pid in pids.items() if pid is not None}, emulator)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(60)
 
 
-def _measure(pid: int, emulator: EmbeddedEmulator) -> tuple[float, float]:
-    peak, first, accepted = 0.0, None, 0
+def _measure(pids: dict[str, int], emulator: EmbeddedEmulator) -> E2eResult:
+    """Poll the emulator's counts; the window runs from the first accepted events to MEASURE."""
+    peak, first, accepted, base = 0.0, None, 0, 0
+    cpu_start: dict[str, float] = {}
     deadline = time.monotonic() + 600
     while accepted < MEASURE and time.monotonic() < deadline:
-        peak = max(peak, _rss_mb(pid))
+        peak = max(peak, _rss_mb(pids["consumer"]))
         accepted = sum(pixel["accepted_events"] for pixel in emulator.client.stats().values())
         if accepted and first is None:
-            first = time.perf_counter()
+            first, base = time.perf_counter(), accepted
+            cpu_start = {name: _cpu_s(pid) for name, pid in pids.items()}
         time.sleep(0.2)
-    return accepted / (time.perf_counter() - (first or time.perf_counter())), peak
+    elapsed = time.perf_counter() - (first or time.perf_counter())
+    cpu = {name: _cpu_s(pid) - cpu_start.get(name, 0.0) for name, pid in pids.items()}
+    counted = max(accepted - base, 1)
+    return E2eResult(counted / elapsed if elapsed else 0.0, counted, peak, cpu)
 
 
 def _rss_mb(pid: int) -> float:
@@ -123,3 +147,9 @@ def _rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def _cpu_s(pid: int) -> float:
+    """User plus system CPU seconds of ``pid`` and its threads so far (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import io
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 import fastavro
 
-from consumer.avro_guard import DecodeLimits, Guard, compile_guard
+from consumer.avro_decoder import compile_decoder
+from consumer.avro_guard import DecodeLimits, compile_guard
 from consumer.errors import DecodeError
 
 __all__ = [
@@ -45,9 +46,9 @@ SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 
 FrameKind = Literal["confluent", "single_object", "raw"]
 # magic bytes, then the writer schema's key: a big-endian schema id or a little-endian fingerprint
-_LAYOUTS: dict[FrameKind, tuple[bytes, str]] = {
-    "confluent": (bytes([CONFLUENT_MAGIC]), ">I"),
-    "single_object": (SINGLE_OBJECT_MAGIC, "<Q"),
+_LAYOUTS: dict[FrameKind, tuple[bytes, struct.Struct]] = {
+    "confluent": (bytes([CONFLUENT_MAGIC]), struct.Struct(">I")),
+    "single_object": (SINGLE_OBJECT_MAGIC, struct.Struct("<Q")),
 }
 
 
@@ -66,13 +67,18 @@ class LocalWriters:
     raw: Mapping[str, dict[str, Any]] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
-    """A value split into its framing, the writer schema's key (id or fingerprint) and payload."""
+class Frame(NamedTuple):
+    """A value split into its framing, the writer schema's key (id or fingerprint) and payload.
+
+    A named tuple: one is made per record, and a frozen dataclass costs twice as much to build.
+    """
 
     kind: FrameKind
     key: int | None
     payload: bytes
+
+
+_DEFAULT_LIMITS = DecodeLimits()
 
 
 def confluent_schema_id(value: bytes | None) -> int:
@@ -106,14 +112,14 @@ def _detect(value: bytes, *, has_raw_writer: bool) -> str:
 def _split(value: bytes, kind: FrameKind) -> Frame:
     """Check the magic bytes, then read the schema key that follows them."""
     magic, key_format = _LAYOUTS[kind]
-    header = len(magic) + struct.calcsize(key_format)
-    if value[: len(magic)] != magic:
+    header = len(magic) + key_format.size
+    if not value.startswith(magic):
         raise DecodeError("decode.unknown_magic", f"unknown magic 0x{value[: len(magic)].hex()}")
     if len(value) < header:
         raise DecodeError(
             "decode.truncated", f"{len(value)} bytes is shorter than the {header}-byte header"
         )
-    key: int = struct.unpack(key_format, value[len(magic) : header])[0]
+    key: int = key_format.unpack_from(value, len(magic))[0]
     return Frame(kind, key, value[header:])
 
 
@@ -160,37 +166,37 @@ def _writer_of(
     return writer
 
 
-_GUARDS: dict[int, tuple[dict[str, Any], Guard]] = {}  # by id(writer); holds the writer alive
-_MAX_GUARDS = 1024
+_Read = Callable[[bytes, DecodeLimits], Any]
+_COMPILED: dict[tuple[int, int], tuple[dict[str, Any], dict[str, Any], _Read]] = {}  # by ids
+_MAX_COMPILED = 1024
 
 
-def _guard(payload: bytes, writer: dict[str, Any], limits: DecodeLimits) -> None:
-    """Check lengths and counts before fastavro allocates anything (see avro_guard)."""
-    cached = _GUARDS.get(id(writer))
-    if cached is None or cached[0] is not writer:
-        if len(_GUARDS) >= _MAX_GUARDS:
-            _GUARDS.clear()
-        cached = (writer, compile_guard(writer))
-        _GUARDS[id(writer)] = cached
-    cached[1](payload, limits)
+def _reader_of(writer: dict[str, Any], reader: dict[str, Any]) -> _Read:
+    """How payloads of ``writer`` are read as ``reader``: worked out once per schema pair.
 
-
-_SAME: dict[tuple[int, int], tuple[dict[str, Any], dict[str, Any], bool]] = {}
-
-
-def _resolving_reader(writer: dict[str, Any], reader: dict[str, Any]) -> dict[str, Any] | None:
-    """``reader``, or None when it equals ``writer`` (fastavro then skips resolution).
-
-    fastavro compares the two schemas deeply on every call; the answer is cached per pair.
+    The same schema (the common case): a generated decoder that checks and decodes in one pass.
+    Otherwise the guard (checks first, allocating nothing), then fastavro resolving the two.
+    Cached by ids, holding both schemas alive, so a hit costs one dict lookup.
     """
-    key = (id(writer), id(reader))
-    cached = _SAME.get(key)
+    cached = _COMPILED.get((id(writer), id(reader)))
     if cached is None or cached[0] is not writer or cached[1] is not reader:
-        if len(_SAME) >= _MAX_GUARDS:
-            _SAME.clear()
-        cached = (writer, reader, writer == reader)
-        _SAME[key] = cached
-    return None if cached[2] else reader
+        if len(_COMPILED) >= _MAX_COMPILED:
+            _COMPILED.clear()
+        cached = (writer, reader, _read_function(writer, reader))
+        _COMPILED[(id(writer), id(reader))] = cached
+    return cached[2]
+
+
+def _read_function(writer: dict[str, Any], reader: dict[str, Any]) -> _Read:
+    if writer == reader:
+        return compile_decoder(writer)
+    guard = compile_guard(writer)
+
+    def guarded(payload: bytes, limits: DecodeLimits) -> Any:
+        guard(payload, limits)  # lengths and counts, before fastavro allocates
+        return fastavro.schemaless_reader(io.BytesIO(payload), writer, reader)
+
+    return guarded
 
 
 def decode_payload(
@@ -202,10 +208,9 @@ def decode_payload(
     """Avro binary -> dict, resolving ``writer`` against ``reader``; every failure a DecodeError."""
     if "__unparseable__" in writer:
         raise DecodeError("decode.bad_writer_schema", "the writer schema cannot be parsed")
-    _guard(payload, writer, limits or DecodeLimits())
-    stream = io.BytesIO(payload)
+    read = _reader_of(writer, reader)
     try:
-        record = fastavro.schemaless_reader(stream, writer, _resolving_reader(writer, reader))
+        record = read(payload, limits or _DEFAULT_LIMITS)
     except fastavro.read.SchemaResolutionError as exc:
         raise _resolution_error(exc) from None
     except (EOFError, StopIteration):

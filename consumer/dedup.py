@@ -23,7 +23,7 @@ import enum
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 __all__ = [
     "Claim",
@@ -55,8 +55,9 @@ class State(enum.Enum):
     DELIVERED = "delivered"
 
 
-@dataclass(frozen=True, slots=True)
-class Claim:
+class Claim(NamedTuple):
+    """One record's claim on a key (a named tuple: one is built per event, cheaply)."""
+
     key: bytes
     owner: str
 

@@ -63,7 +63,10 @@ class OffsetTracker:
         self._stored: dict[TopicPartition, int] = {}
 
     def add(self, tp: TopicPartition, offset: int, size: int = 0) -> None:
-        self._partitions.setdefault(tp, PartitionOffsets()).add(offset, size)
+        partition = self._partitions.get(tp)
+        if partition is None:
+            partition = self._partitions[tp] = PartitionOffsets()
+        partition.add(offset, size)
 
     def settle(self, tp: TopicPartition, offset: int) -> None:
         partition = self._partitions.get(tp)

@@ -20,8 +20,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
 import structlog
 
@@ -68,9 +67,8 @@ class LetterWriter(Protocol):
     def write(self, letters: Sequence[DeadLetter]) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Ticket:
-    """A record on its way to Meta, with its dedup claim."""
+class Ticket(NamedTuple):
+    """A record on its way to Meta, with its dedup claim (a named tuple: one per event)."""
 
     record: SourceRecord
     claim: Claim
@@ -207,11 +205,14 @@ class Pipeline:
     # ------------------------------------------------------------- ingestion
 
     async def _ingest(self, records: list[SourceRecord]) -> None:
-        records = [record for record in records if record.tp in self._assigned]
-        self.stats.consumed += len(records)
+        assigned, track, kept = self._assigned, self._tracker.add, []
         for record in records:
-            self._tracker.add(record.tp, record.offset, record.size)
-        await self._process(await self._schema_wait.admit(records))
+            tp = record.tp
+            if tp in assigned:
+                track(tp, record.offset, record.size)
+                kept.append(record)
+        self.stats.consumed += len(kept)
+        await self._process(await self._schema_wait.admit(kept))
 
     async def _process(self, records: list[SourceRecord]) -> None:
         events: list[tuple[SourceRecord, CapiEvent]] = []
@@ -247,14 +248,16 @@ class Pipeline:
             for r, e in events
         ]
         verdicts = await self._until_ok("dedup", self._dedup.claim, claims, keepalive=True)
+        assigned, add, ready = self._assigned, self._batcher.add, []
         for (record, event), claim, verdict in zip(events, claims, verdicts, strict=True):
-            if record.tp not in self._assigned:
+            if record.tp not in assigned:
                 continue  # revoked while we waited; its new owner re-processes it
             if verdict is Verdict.DUPLICATE:
                 self.stats.duplicates_per_event[(event.pixel_id, event.event_name)] += 1
                 self._settle(record, Outcome.DUPLICATE)
             else:
-                self._flush(self._batcher.add(event, Ticket(record, claim)))
+                ready += add(event, Ticket(record, claim))
+        self._flush(ready)
 
     def _flush(self, batches: list[Batch[Ticket]]) -> None:
         for batch in batches:
@@ -276,8 +279,7 @@ class Pipeline:
             await self._until_ok(
                 "dedup", self._dedup.confirm, [ticket.claim for ticket in report.sent]
             )
-            for ticket in report.sent:
-                self._settle(ticket.record, Outcome.SENT)
+            self._settle_many([ticket.record for ticket in report.sent], Outcome.SENT)
         if report.failed:
             await self._dead_letter([DeadLetter(t.record, failure) for t, failure in report.failed])
             await self._until_ok("dedup", self._dedup.release, [t.claim for t, _ in report.failed])
@@ -311,6 +313,12 @@ class Pipeline:
     def _settle(self, record: SourceRecord, outcome: Outcome) -> None:
         self.stats.outcome(outcome)
         self._tracker.settle(record.tp, record.offset)
+
+    def _settle_many(self, records: list[SourceRecord], outcome: Outcome) -> None:
+        self.stats.outcome(outcome, len(records))
+        settle = self._tracker.settle
+        for record in records:
+            settle(record.tp, record.offset)
 
     async def _until_ok(
         self, what: str, fn: Callable[..., Awaitable[T]], *args: object, keepalive: bool = False

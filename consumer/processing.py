@@ -34,6 +34,7 @@ class Processor:
     writer_lookup: WriterLookup  # Confluent schema id -> cached registry schema
     clock: Callable[[], float]
     local: LocalWriters = field(default_factory=LocalWriters)
+    _limits: dict[str, DecodeLimits] = field(default_factory=dict, init=False, compare=False)
 
     def source_topic(self, record: SourceRecord) -> tuple[str, TopicSettings]:
         """The topic whose settings apply; a replayed record carries its original topic."""
@@ -63,11 +64,13 @@ class Processor:
     def decode(self, record: SourceRecord) -> tuple[EventType, dict[str, Any]]:
         """The record's event type and its value decoded by its topic's framing and limits."""
         topic, topic_settings = self.source_topic(record)
-        limits = DecodeLimits(
-            topic_settings.max_message_bytes,
-            topic_settings.max_items,
-            topic_settings.max_string_bytes,
-        )
+        limits = self._limits.get(topic)
+        if limits is None:  # one per topic, not one per record
+            limits = self._limits[topic] = DecodeLimits(
+                topic_settings.max_message_bytes,
+                topic_settings.max_items,
+                topic_settings.max_string_bytes,
+            )
         decoded = decode_value(
             record.value,
             framing=topic_settings.framing,

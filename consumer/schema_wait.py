@@ -65,13 +65,14 @@ class SchemaWait:
 
     async def admit(self, records: list[SourceRecord]) -> list[SourceRecord]:
         """The records that can be processed now, in order; the others wait."""
-        needed = {self._uncached_id(record) for record in records} - {None}
-        if needed and not self._waiting and await self._try_fetch(needed):
+        ids = [self._uncached_id(record) for record in records]
+        needed = set(ids) - {None}
+        if not needed:  # the steady state: every schema is cached
             return records
-        ready = [record for record in records if self._uncached_id(record) is None]
-        if len(ready) < len(records):
-            self._waiting.extend(r for r in records if self._uncached_id(r) is not None)
-        return ready
+        if not self._waiting and await self._try_fetch(needed):
+            return records
+        self._waiting.extend(r for r, i in zip(records, ids, strict=True) if i is not None)
+        return [r for r, i in zip(records, ids, strict=True) if i is None]
 
     async def retry_if_due(self) -> list[SourceRecord]:
         """After the backoff delay, try the registry again; on success release every waiter."""

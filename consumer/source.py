@@ -172,19 +172,22 @@ def _names(positions: Mapping[TP, int]) -> list[str]:
 
 def _record(message: Message) -> SourceRecord:
     timestamp_type, timestamp = message.timestamp()
+    key, value = message.key(), message.value()  # one call each (the poll hot path)
     return SourceRecord(
-        topic=message.topic() or "",
-        partition=message.partition() or 0,
-        offset=message.offset() or 0,
-        key=message.key() if isinstance(message.key(), bytes) else None,
-        value=message.value() if isinstance(message.value(), bytes) else None,
-        headers=_headers(message),
-        timestamp_ms=timestamp if timestamp_type else None,
+        message.topic() or "",
+        message.partition() or 0,
+        message.offset() or 0,
+        key if isinstance(key, bytes) else None,
+        value if isinstance(value, bytes) else None,
+        _headers(message),
+        timestamp if timestamp_type else None,
     )
 
 
 def _headers(message: Message) -> tuple[tuple[str, bytes | None], ...]:
-    raw = message.headers() or []
+    raw = message.headers()
+    if not raw:
+        return ()
     pairs = raw.items() if isinstance(raw, dict) else raw
     return tuple((key, value.encode() if isinstance(value, str) else value) for key, value in pairs)
 

@@ -40,6 +40,7 @@ INSUFFICIENT_COMBINATIONS = (
 LDU_COUNTRIES = frozenset({0, 1})  # 0 = geolocate, 1 = US (capi.md §2.2)
 LDU_STATES = frozenset({0, *range(1000, 1014)})  # 0 = geolocate, 1000-1013 US states
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_NUMBERS = (int, float, orjson.Fragment)  # a tuple: isinstance is slower with an X | Y union
 
 
 def validate_event(event: CapiEvent, now: float, future_skew_s: int) -> None:
@@ -99,7 +100,7 @@ def _check_value(event: CapiEvent, _now: float, _skew: int) -> None:
     if event.event_name != "Purchase":
         return
     custom = event.payload.get("custom_data") or {}
-    if not isinstance(custom.get("value"), int | float | orjson.Fragment):
+    if not isinstance(custom.get("value"), _NUMBERS):
         raise ValidationError(
             "invalid.purchase_without_value", "Purchase needs a numeric custom_data.value"
         )
@@ -114,9 +115,13 @@ def _check_user_data(event: CapiEvent, _now: float, _skew: int) -> None:
     user_data: dict[str, Any] = event.payload.get("user_data") or {}
     if not user_data:
         raise ValidationError("invalid.no_user_data", "user_data has no usable identifier")
+    is_hash = _SHA256_HEX.fullmatch
     for key in HASHED_KEYS.intersection(user_data):
-        if not all(_SHA256_HEX.fullmatch(str(item)) for item in user_data[key]):
-            raise ValidationError("invalid.unhashed_user_data", f"user_data.{key} is not SHA-256")
+        for item in user_data[key]:  # plain loops: this runs for every value of every event
+            if not is_hash(item if type(item) is str else str(item)):
+                raise ValidationError(
+                    "invalid.unhashed_user_data", f"user_data.{key} is not SHA-256"
+                )
     keys = frozenset(user_data)
     for combination in INSUFFICIENT_COMBINATIONS:
         if keys <= combination:

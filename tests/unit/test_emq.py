@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from consumer.emq import MAX_SCORE, estimate
 from consumer.mapping import map_record
 from consumer.models import CapiEvent
@@ -60,3 +62,26 @@ class TestRunStats:
         assert (2, 1) == (summary.count, summary.weak)
         assert {("em", "no_domain"): 1} == dict(stats.user_data_dropped)
         assert {"em.no_domain": 1} == stats.summary()["user_data_dropped"]
+
+    def test_estimates_follow_the_identifiers_present(self) -> None:
+        """Scores are remembered per set of identifiers with a value: empty ones never count,
+        and each new set gets its own estimate."""
+        stats = RunStats()
+        base = map_record("order", make_order(), make_settings())
+        assert isinstance(base, CapiEvent)
+        user_data = base.payload["user_data"]
+        variants = [
+            user_data,
+            {**user_data, "em": []},  # same keys, one empty: scored without email
+            {key: value for key, value in user_data.items() if key != "em"},
+            {**user_data, "lead_id": 7},
+            user_data,
+        ]
+        for variant in variants:
+            stats.observe_mapped(
+                dataclasses.replace(base, payload={**base.payload, "user_data": variant})
+            )
+
+        summary = stats.emq[(PIXEL, "Purchase")]
+        assert round(sum(estimate(v).score for v in variants), 6) == round(summary.total, 6)
+        assert sum(estimate(v).weak for v in variants) == summary.weak
