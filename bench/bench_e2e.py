@@ -4,6 +4,9 @@ Both read the same topic of N Confluent-framed orders in one run (default 1M, so
 runs with 1M records waiting). The bare loop reads all N; the consumer runs as its own process
 (``capi-consumer run``) against the emulator in light accept mode and is measured over its first
 ``BENCH_E2E_MEASURE`` events (default 150k); its peak RSS is sampled from /proc meanwhile.
+Then the same again with several consumer processes in one group (``BENCH_E2E_REPLICAS``,
+default ``1,2``; each run a new group reading the topic from the start, a fresh emulator), to show
+how the rate scales with replicas on this machine's cores.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from consumer.devstack.sample import DEMO_PIXELS, produce_bulk_orders
 
 RECORDS = int(os.environ.get("BENCH_E2E_RECORDS", "1000000"))
 MEASURE = min(RECORDS, int(os.environ.get("BENCH_E2E_MEASURE", "150000")))
+REPLICAS = [int(n) for n in os.environ.get("BENCH_E2E_REPLICAS", "1,2").split(",")]
 TOPIC = "bench-orders"
 
 
@@ -40,20 +44,31 @@ def run() -> None:
         produce_bulk_orders(bootstrap, registry_url, TOPIC, RECORDS)
         print(f"   produced {RECORDS:,} orders in {time.perf_counter() - started:.1f}s")
         raw = _raw_consume_rate(bootstrap)
-        with EmbeddedEmulator(
-            {p: {"access_token": t} for p, t in tokens.items()}, light=True
-        ) as emulator:
-            result = _e2e_rate(bootstrap, registry_url, emulator, tokens, broker.pid)
+        results = {}
+        for replicas in REPLICAS:
+            with EmbeddedEmulator(
+                {p: {"access_token": t} for p, t in tokens.items()}, light=True
+            ) as emulator:
+                results[replicas] = _e2e_rate(
+                    bootstrap, registry_url, emulator, tokens, broker.pid, replicas
+                )
     print(f"   bare confluent-kafka consume loop: {raw:,.0f} records/s")
+    first, result = next(iter(results.items()))
     print(
-        f"   end to end (decode, map, hash, dedup, batch, send), first {MEASURE:,} events: "
-        f"{result.rate:,.0f} events/s = {result.rate / raw:.1%} of raw consume"
+        f"   end to end (decode, map, hash, dedup, batch, send), {first} consumer, "
+        f"first {MEASURE:,} events: {result.rate:,.0f} events/s = {result.rate / raw:.1%} of raw"
     )
     print(f"   consumer peak RSS: {result.peak_mb:.0f} MB with {RECORDS:,} records waiting")
     wall_us = 1e6 / result.rate
     print(f"   per event: {wall_us:.0f} µs wall; CPU time per event over the measured window:")
     for name, seconds in result.cpu_s.items():
         print(f"     {name:<10} {seconds / result.accepted * 1e6:6.1f} µs/event")
+    for replicas, scaled in list(results.items())[1:]:
+        print(
+            f"   {replicas} consumers in one group ({os.cpu_count()} cores): {scaled.rate:,.0f} "
+            f"events/s = {scaled.rate / raw:.1%} of raw, {scaled.rate / result.rate:.2f}x one "
+            f"consumer; peak RSS per consumer {scaled.peak_mb:.0f} MB"
+        )
 
 
 def _raw_consume_rate(bootstrap: str) -> float:
@@ -91,6 +106,7 @@ def _e2e_rate(
     emulator: EmbeddedEmulator,
     tokens: dict[str, str],
     broker_pid: int | None,
+    replicas: int,
 ) -> E2eResult:
     folder = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
     config = {
@@ -105,23 +121,30 @@ def _e2e_rate(
         "meta": {"base_url": emulator.url},
         "pixels": {pixel: {} for pixel in tokens},
         "batch": {"max_events": 1000},
-        "dedup": {"path": str(folder / "dedup")},
-        "observability": {"log_level": "warning"},
+        "observability": {"log_level": "warning", "port": 0},
     }
-    (folder / "config.yaml").write_text(yaml.safe_dump(config))
     env = {**os.environ, **{f"CAPI_PIXELS__{p}__ACCESS_TOKEN": t for p, t in tokens.items()}}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "consumer", "run", "--config", str(folder / "config.yaml")],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    pids = {"consumer": process.pid, "emulator": emulator.pid, "broker": broker_pid}
+    processes = []
+    for index in range(replicas):  # each its own embedded dedup store (one per pod in production)
+        path = folder / f"config-{index}.yaml"
+        path.write_text(
+            yaml.safe_dump({**config, "dedup": {"path": str(folder / f"dedup-{index}")}})
+        )
+        command = [sys.executable, "-m", "consumer", "run", "--config", str(path)]
+        processes.append(
+            subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        )
+    pids = {
+        "consumer" if replicas == 1 else f"consumer-{i}": p.pid for i, p in enumerate(processes)
+    }
+    pids.update({"emulator": emulator.pid, "broker": broker_pid})
     try:
         return _measure({name: pid for name, pid in pids.items() if pid is not None}, emulator)
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(60)
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            process.wait(60)
 
 
 def _measure(pids: dict[str, int], emulator: EmbeddedEmulator) -> E2eResult:
@@ -130,7 +153,9 @@ def _measure(pids: dict[str, int], emulator: EmbeddedEmulator) -> E2eResult:
     cpu_start: dict[str, float] = {}
     deadline = time.monotonic() + 600
     while accepted < MEASURE and time.monotonic() < deadline:
-        peak = max(peak, _rss_mb(pids["consumer"]))
+        peak = max(
+            [peak] + [_rss_mb(pid) for name, pid in pids.items() if name.startswith("consumer")]
+        )
         accepted = sum(pixel["accepted_events"] for pixel in emulator.client.stats().values())
         if accepted and first is None:
             first, base = time.perf_counter(), accepted
