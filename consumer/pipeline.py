@@ -281,14 +281,22 @@ class Pipeline:
             )
             self._settle_many([ticket.record for ticket in report.sent], Outcome.SENT)
         if report.failed:
-            await self._dead_letter([DeadLetter(t.record, failure) for t, failure in report.failed])
-            await self._until_ok("dedup", self._dedup.release, [t.claim for t, _ in report.failed])
+            await self._dead_letter(
+                [DeadLetter(t.record, failure) for t, failure in report.failed],
+                [t.claim for t, _ in report.failed],
+            )
 
     # ------------------------------------------------------------ settlement
 
-    async def _dead_letter(self, letters: list[DeadLetter]) -> None:
-        """Write to the DLQ (acknowledged) before settling; retries while the DLQ is down."""
+    async def _dead_letter(self, letters: list[DeadLetter], claims: Sequence[Claim] = ()) -> None:
+        """Write to the DLQ (acknowledged), release the claims, then settle; retries meanwhile.
+
+        Released before settling: a committed offset must not leave a pending claim behind, or a
+        replay from the DLQ would be dropped as a duplicate until the claim expires.
+        """
         await self._until_ok("dlq", self._bridge.blocking, self._dlq.write, letters)
+        if claims:
+            await self._until_ok("dedup", self._dedup.release, claims)
         for letter in letters:
             record, failure = letter.record, letter.failure
             self.stats.dead_letter_reasons[failure.reason] += 1
