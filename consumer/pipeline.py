@@ -67,6 +67,10 @@ class LetterWriter(Protocol):
     def write(self, letters: Sequence[DeadLetter]) -> None: ...
 
 
+class _Stopping(Exception):
+    """Stop was asked for while the loop waited out an outage: give up the wait, shut down."""
+
+
 class Ticket(NamedTuple):
     """A record on its way to Meta, with its dedup claim (a named tuple: one per event)."""
 
@@ -115,6 +119,7 @@ class Pipeline:
         self.heartbeat_at = clock()  # the loop's pulse, read by /livez and /readyz
         self.assignment_received = False
         self._fatal: BaseException | None = None
+        self._stop = asyncio.Event()
         self._held: list[SourceRecord] = []
         self._schema_wait = SchemaWait(
             processor,
@@ -129,7 +134,17 @@ class Pipeline:
         self, stop: asyncio.Event, stop_when: Callable[[Pipeline], bool] | None = None
     ) -> None:
         """Consume until ``stop`` is set (or ``stop_when`` says so), then drain and leave the group."""
+        self._stop = stop
         await self._bridge.on_consumer_thread(self._source.subscribe)
+        try:
+            await self._loop(stop, stop_when)
+        except _Stopping:
+            log.info("shutdown.outage_wait_abandoned", waiting_on=sorted(self.waiting_on))
+        await self._shutdown()
+
+    async def _loop(
+        self, stop: asyncio.Event, stop_when: Callable[[Pipeline], bool] | None
+    ) -> None:
         consumer = self._settings.kafka
         while not stop.is_set() and not (stop_when and stop_when(self)):
             self.heartbeat_at = self._clock()
@@ -147,7 +162,6 @@ class Pipeline:
             await self._maybe_commit()
             if self._fatal is not None:
                 raise self._fatal
-        await self._shutdown()
 
     def idle_for(self) -> float:
         """Seconds since the last polled record (or since start)."""
@@ -334,8 +348,9 @@ class Pipeline:
         """Retry an infrastructure call until it works; consumption is paused meanwhile.
 
         ``keepalive`` (main loop only): pause now and keep polling while waiting, so the group
-        membership holds however long the outage lasts. Delivery tasks never touch the
-        consumer (a rebalance callback may be waiting on them); the main loop pauses for them.
+        membership holds however long the outage lasts; a stop request ends the wait
+        (``_Stopping``). Delivery tasks never touch the consumer (a rebalance callback may be
+        waiting on them); the main loop pauses for them.
         """
         attempt = 0
         while True:
@@ -363,6 +378,8 @@ class Pipeline:
         await self._apply_pause()
         deadline = self._clock() + seconds
         while (remaining := deadline - self._clock()) > 0:
+            if self._stop.is_set():
+                raise _Stopping
             timeout = min(remaining, self._settings.kafka.poll_timeout_s)
             size = self._settings.kafka.poll_batch_size
             self._held.extend(

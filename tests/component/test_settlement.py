@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from consumer.bridge import Bridge
-from consumer.dedup import Claim, MemoryDedupStore
+from consumer.dedup import Claim, MemoryDedupStore, Verdict
 from consumer.delivery import Poster
 from consumer.errors import InfrastructureError
 from consumer.graph_errors import GraphVerdict, Kind
@@ -93,3 +93,38 @@ class TestDeadLetterSettlement:
         )
 
         assert {} == source.stored
+
+
+class ClaimDown(Store):
+    """Every claim fails as if the store were unreachable; ``on_claim`` runs at each attempt."""
+
+    def __init__(self, on_claim: Callable[[], object]) -> None:
+        super().__init__()
+        self._on_claim = on_claim
+
+    async def claim(self, claims: Sequence[Claim]) -> list[Verdict]:
+        self._on_claim()
+        raise InfrastructureError("dedup store (redis): ConnectionError")
+
+
+class ClosingSource(FakeSource):
+    """Remembers whether the consumer left the group."""
+
+    closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class TestShutdown:
+    async def test_stops_while_the_dedup_store_is_down(self) -> None:
+        """A stop during a dedup outage leaves the group without committing the waiting records."""
+        stop = asyncio.Event()  # set as a SIGTERM would be, while the claim is retried
+        source = ClosingSource(records(1))
+        pipeline, bridge = build(source, ClaimDown(stop.set), FixedPoster(REJECTED))
+        try:
+            await asyncio.wait_for(pipeline.run(stop), RUN_TIMEOUT_S)
+        finally:
+            bridge.shutdown()
+
+        assert (True, {}) == (source.closed, source.stored)
