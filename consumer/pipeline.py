@@ -262,10 +262,10 @@ class Pipeline:
             for r, e in events
         ]
         verdicts = await self._until_ok("dedup", self._dedup.claim, claims, keepalive=True)
-        assigned, add, ready = self._assigned, self._batcher.add, []
+        pending, add, ready = self._tracker.pending, self._batcher.add, []
         for (record, event), claim, verdict in zip(events, claims, verdicts, strict=True):
-            if record.tp not in assigned:
-                continue  # revoked while we waited; its new owner re-processes it
+            if not pending(record.tp, record.offset):
+                continue  # revoked while we waited (maybe assigned again): it is re-read
             if verdict is Verdict.DUPLICATE:
                 self.stats.duplicates_per_event[(event.pixel_id, event.event_name)] += 1
                 self._settle(record, Outcome.DUPLICATE)

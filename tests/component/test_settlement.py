@@ -7,15 +7,17 @@ poster, the dedup store and the DLQ producer are in-memory fakes that fail on cu
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from consumer.batching import Batch
 from consumer.bridge import Bridge
 from consumer.dedup import Claim, MemoryDedupStore, Verdict
 from consumer.delivery import Poster
 from consumer.errors import InfrastructureError
 from consumer.graph_errors import GraphVerdict, Kind
-from consumer.models import SourceRecord
+from consumer.models import SourceRecord, TopicPartition
 from consumer.pipeline import Pipeline
 from tests.component.test_dlq_reasons import (
     CapturingWriter,
@@ -128,3 +130,83 @@ class TestShutdown:
             bridge.shutdown()
 
         assert (True, {}) == (source.closed, source.stored)
+
+
+class RebalancingSource(FakeSource):
+    """Honours pause; ``rebalance()`` makes the next poll revoke and re-assign every partition
+    (an eager rebalance), after which the records are re-read from the stored positions."""
+
+    def __init__(self, records: list[SourceRecord]) -> None:
+        super().__init__(records)
+        self.on_revoke: Callable[[list[TopicPartition]], Mapping[TopicPartition, int]]
+        self._all, self._paused, self._rebalance = list(records), False, False
+
+    def rebalance(self) -> None:
+        self._rebalance = True
+
+    def pause(self) -> None:
+        self._paused = True
+
+    def resume(self) -> None:
+        self._paused = False
+
+    def poll(self, max_records: int, timeout: float) -> list[SourceRecord]:
+        if self._rebalance:
+            self._rebalance = False
+            tps = sorted({record.tp for record in self._all})
+            self.stored.update(self.on_revoke(tps))
+            self.on_assign(tps)
+            self.records = [r for r in self._all if r.offset >= self.stored.get(r.tp, 0)]
+        if self._paused:
+            time.sleep(min(timeout, 0.01))
+            return []
+        return super().poll(max_records, timeout)
+
+
+class ClaimFailsOnce(Store):
+    """The first claim fails (the store is unreachable) and triggers ``on_failure``."""
+
+    def __init__(self, on_failure: Callable[[], object]) -> None:
+        super().__init__()
+        self._on_failure: Callable[[], object] | None = on_failure
+
+    async def claim(self, claims: Sequence[Claim]) -> list[Verdict]:
+        if self._on_failure is not None:
+            self._on_failure, on_failure = None, self._on_failure
+            on_failure()
+            raise InfrastructureError("dedup store (redis): ConnectionError")
+        return await super().claim(claims)
+
+
+class HeldPoster:
+    """Accepts every batch, but only once ``gate`` is set; records the event ids it received."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.event_ids: list[str] = []
+
+    async def post(self, batch: Batch[Any]) -> GraphVerdict:
+        await self.gate.wait()
+        self.event_ids += [event.event_id for event in batch.events]
+        return GraphVerdict(Kind.OK, 200, events_received=len(batch))
+
+
+class TestRebalance:
+    async def test_reassigned_during_a_claim_outage_sends_once(self) -> None:
+        """Records revoked and re-assigned while their claim waited are sent once, not twice."""
+        source, poster = RebalancingSource(records(3)), HeldPoster()
+        pipeline, bridge = build(source, ClaimFailsOnce(source.rebalance), poster)
+        source.on_revoke = pipeline.on_revoke
+
+        def reread(pipeline: Pipeline) -> bool:
+            if pipeline.stats.consumed >= 6:  # the first reading, then the re-read after it
+                poster.gate.set()
+                return True
+            return False
+
+        try:
+            await asyncio.wait_for(pipeline.run(asyncio.Event(), reread), RUN_TIMEOUT_S)
+        finally:
+            bridge.shutdown()
+
+        assert ["order_ORD-0", "order_ORD-1", "order_ORD-2"] == sorted(poster.event_ids)
