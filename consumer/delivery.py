@@ -100,8 +100,10 @@ class Deliverer(Generic[T]):
         """The adaptive limit of one pixel (for metrics and tests)."""
         return self._gate(pixel_id).limit
 
-    async def _deliver(self, batch: Batch[T]) -> DeliveryReport[T]:
-        started, attempt = self._clock(), 0
+    async def _deliver(self, batch: Batch[T], started: float | None = None) -> DeliveryReport[T]:
+        """Send ``batch`` until it settles; ``started`` is when its deadline began (bisected halves
+        keep their parent's)."""
+        started, attempt = self._clock() if started is None else started, 0
         limit = self._gate(batch.pixel_id).limit
         while True:
             if limit.in_auth_cooldown(self._clock()):
@@ -112,7 +114,7 @@ class Deliverer(Generic[T]):
                 limit.on_success()
                 return DeliveryReport(sent=list(batch.tokens), requests=attempt)
             if verdict.kind is Kind.INVALID:
-                return await self._bisect(batch, verdict, attempt)
+                return await self._bisect(batch, verdict, attempt, started)
             if verdict.kind is Kind.AUTH:
                 limit.on_auth_failure(self._clock(), self._settings.auth_cooldown_s)
                 log.error(
@@ -134,14 +136,14 @@ class Deliverer(Generic[T]):
             await self._sleep(delay)
 
     async def _bisect(
-        self, batch: Batch[T], verdict: GraphVerdict, attempts: int
+        self, batch: Batch[T], verdict: GraphVerdict, attempts: int, started: float
     ) -> DeliveryReport[T]:
         """Meta rejects a whole batch for one bad event: split until the bad ones are alone."""
         if len(batch) == 1:
             return _fail_all(batch, "rejected", verdict, attempts)
         report: DeliveryReport[T] = DeliveryReport(requests=attempts)
         for half in batch.split():
-            report.merge(await self._deliver(half))
+            report.merge(await self._deliver(half, started))
         return report
 
     def _gate(self, pixel_id: str) -> _PixelGate:

@@ -72,7 +72,7 @@ def classify(status: int, body: bytes) -> GraphVerdict:
             status=status,
             fbtrace_id=_str_or_none(parsed.get("fbtrace_id")),
             events_received=parsed["events_received"],
-            messages=[str(message) for message in parsed.get("messages") or []],
+            messages=_messages(parsed.get("messages")),
         )
     if status == 429:
         return GraphVerdict(Kind.THROTTLE, status=status, message="HTTP 429")
@@ -112,6 +112,11 @@ def _parse(body: bytes) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
+
+
+def _messages(value: Any) -> list[str]:
+    """Meta's warnings: a list of strings; anything else is not Graph's shape, so none."""
+    return [str(message) for message in value] if isinstance(value, list) else []
 
 
 def _str_or_none(value: Any) -> str | None:

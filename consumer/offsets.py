@@ -41,6 +41,10 @@ class PartitionOffsets:
             self._done.discard(head)
             self._position = head + 1
 
+    def pending(self, offset: int) -> bool:
+        """True while ``offset`` is added and not yet settled."""
+        return offset in self._sizes
+
     @property
     def position(self) -> int | None:
         """The offset to commit (next to read), or None when nothing has settled yet."""
@@ -72,6 +76,12 @@ class OffsetTracker:
         partition = self._partitions.get(tp)
         if partition is not None:  # a revoked partition's late result is ignored
             partition.settle(offset)
+
+    def pending(self, tp: TopicPartition, offset: int) -> bool:
+        """True while the record is tracked and unsettled; false once its partition was revoked,
+        even if the partition has been assigned again since (its new reading is another one)."""
+        partition = self._partitions.get(tp)
+        return partition is not None and partition.pending(offset)
 
     def to_store(self) -> dict[TopicPartition, int]:
         """Positions that advanced since the last call; the caller stores them in Kafka."""

@@ -67,6 +67,10 @@ class LetterWriter(Protocol):
     def write(self, letters: Sequence[DeadLetter]) -> None: ...
 
 
+class _Stopping(Exception):
+    """Stop was asked for while the loop waited out an outage: give up the wait, shut down."""
+
+
 class Ticket(NamedTuple):
     """A record on its way to Meta, with its dedup claim (a named tuple: one per event)."""
 
@@ -115,6 +119,7 @@ class Pipeline:
         self.heartbeat_at = clock()  # the loop's pulse, read by /livez and /readyz
         self.assignment_received = False
         self._fatal: BaseException | None = None
+        self._stop = asyncio.Event()
         self._held: list[SourceRecord] = []
         self._schema_wait = SchemaWait(
             processor,
@@ -129,7 +134,17 @@ class Pipeline:
         self, stop: asyncio.Event, stop_when: Callable[[Pipeline], bool] | None = None
     ) -> None:
         """Consume until ``stop`` is set (or ``stop_when`` says so), then drain and leave the group."""
+        self._stop = stop
         await self._bridge.on_consumer_thread(self._source.subscribe)
+        try:
+            await self._loop(stop, stop_when)
+        except _Stopping:
+            log.info("shutdown.outage_wait_abandoned", waiting_on=sorted(self.waiting_on))
+        await self._shutdown()
+
+    async def _loop(
+        self, stop: asyncio.Event, stop_when: Callable[[Pipeline], bool] | None
+    ) -> None:
         consumer = self._settings.kafka
         while not stop.is_set() and not (stop_when and stop_when(self)):
             self.heartbeat_at = self._clock()
@@ -147,7 +162,6 @@ class Pipeline:
             await self._maybe_commit()
             if self._fatal is not None:
                 raise self._fatal
-        await self._shutdown()
 
     def idle_for(self) -> float:
         """Seconds since the last polled record (or since start)."""
@@ -248,10 +262,10 @@ class Pipeline:
             for r, e in events
         ]
         verdicts = await self._until_ok("dedup", self._dedup.claim, claims, keepalive=True)
-        assigned, add, ready = self._assigned, self._batcher.add, []
+        pending, add, ready = self._tracker.pending, self._batcher.add, []
         for (record, event), claim, verdict in zip(events, claims, verdicts, strict=True):
-            if record.tp not in assigned:
-                continue  # revoked while we waited; its new owner re-processes it
+            if not pending(record.tp, record.offset):
+                continue  # revoked while we waited (maybe assigned again): it is re-read
             if verdict is Verdict.DUPLICATE:
                 self.stats.duplicates_per_event[(event.pixel_id, event.event_name)] += 1
                 self._settle(record, Outcome.DUPLICATE)
@@ -281,14 +295,22 @@ class Pipeline:
             )
             self._settle_many([ticket.record for ticket in report.sent], Outcome.SENT)
         if report.failed:
-            await self._dead_letter([DeadLetter(t.record, failure) for t, failure in report.failed])
-            await self._until_ok("dedup", self._dedup.release, [t.claim for t, _ in report.failed])
+            await self._dead_letter(
+                [DeadLetter(t.record, failure) for t, failure in report.failed],
+                [t.claim for t, _ in report.failed],
+            )
 
     # ------------------------------------------------------------ settlement
 
-    async def _dead_letter(self, letters: list[DeadLetter]) -> None:
-        """Write to the DLQ (acknowledged) before settling; retries while the DLQ is down."""
+    async def _dead_letter(self, letters: list[DeadLetter], claims: Sequence[Claim] = ()) -> None:
+        """Write to the DLQ (acknowledged), release the claims, then settle; retries meanwhile.
+
+        Released before settling: a committed offset must not leave a pending claim behind, or a
+        replay from the DLQ would be dropped as a duplicate until the claim expires.
+        """
         await self._until_ok("dlq", self._bridge.blocking, self._dlq.write, letters)
+        if claims:
+            await self._until_ok("dedup", self._dedup.release, claims)
         for letter in letters:
             record, failure = letter.record, letter.failure
             self.stats.dead_letter_reasons[failure.reason] += 1
@@ -326,8 +348,9 @@ class Pipeline:
         """Retry an infrastructure call until it works; consumption is paused meanwhile.
 
         ``keepalive`` (main loop only): pause now and keep polling while waiting, so the group
-        membership holds however long the outage lasts. Delivery tasks never touch the
-        consumer (a rebalance callback may be waiting on them); the main loop pauses for them.
+        membership holds however long the outage lasts; a stop request ends the wait
+        (``_Stopping``). Delivery tasks never touch the consumer (a rebalance callback may be
+        waiting on them); the main loop pauses for them.
         """
         attempt = 0
         while True:
@@ -355,6 +378,8 @@ class Pipeline:
         await self._apply_pause()
         deadline = self._clock() + seconds
         while (remaining := deadline - self._clock()) > 0:
+            if self._stop.is_set():
+                raise _Stopping
             timeout = min(remaining, self._settings.kafka.poll_timeout_s)
             size = self._settings.kafka.poll_batch_size
             self._held.extend(

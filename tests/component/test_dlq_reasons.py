@@ -20,8 +20,8 @@ import pytest
 
 from consumer.batching import Batch
 from consumer.bridge import Bridge
-from consumer.dedup import MemoryDedupStore
-from consumer.delivery import Deliverer
+from consumer.dedup import DedupStore, MemoryDedupStore
+from consumer.delivery import Deliverer, Poster
 from consumer.dlq import HEADER_PREFIX, DeadLetter, dlq_headers
 from consumer.graph_errors import GraphVerdict, Kind
 from consumer.models import SourceRecord, TopicPartition
@@ -124,9 +124,14 @@ async def dead_letter_headers(
     return {k.removeprefix(HEADER_PREFIX): v.decode() for k, v in headers[1:]}
 
 
-async def _run(
-    settings: Settings, source: FakeSource, poster: FixedPoster, writer: CapturingWriter
-) -> None:
+def build_pipeline(
+    settings: Settings,
+    source: FakeSource,
+    poster: Poster,
+    writer: CapturingWriter,
+    dedup: DedupStore | None = None,
+) -> tuple[Pipeline, Bridge]:
+    """The real pipeline over fakes (a memory dedup store by default); shut the bridge down."""
     bridge = Bridge(asyncio.get_running_loop())
     stats = RunStats()
     pipeline = Pipeline(
@@ -134,13 +139,20 @@ async def _run(
         source=source,
         processor=Processor(settings, READERS, WRITERS.get, NOW.timestamp),
         schemas=NoFetch(),
-        dedup=MemoryDedupStore(3600, 900, NOW.timestamp),
+        dedup=dedup or MemoryDedupStore(3600, 900, NOW.timestamp),
         deliverer=Deliverer[Ticket](poster, settings.delivery, stats),
         dlq=writer,
         bridge=bridge,
         stats=stats,
     )
     source.on_assign = pipeline.on_assign
+    return pipeline, bridge
+
+
+async def _run(
+    settings: Settings, source: FakeSource, poster: FixedPoster, writer: CapturingWriter
+) -> None:
+    pipeline, bridge = build_pipeline(settings, source, poster, writer)
     try:
         await asyncio.wait_for(pipeline.run(asyncio.Event(), lambda p: p.stats.settled >= 1), 10)
     finally:

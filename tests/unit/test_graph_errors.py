@@ -61,3 +61,11 @@ def test_details_kept() -> None:
         verdict.fbtrace_id,
         verdict.reason_code,
     )
+
+
+@pytest.mark.parametrize("messages", [b"5", b"true", b'{"w": 1}'])
+def test_success_with_odd_messages(messages: bytes) -> None:
+    """A 2xx acknowledgement whose ``messages`` is not a list is still an acknowledgement."""
+    verdict = classify(200, b'{"events_received": 1, "messages": ' + messages + b"}")
+
+    assert (Kind.OK, 1, []) == (verdict.kind, verdict.events_received, verdict.messages)

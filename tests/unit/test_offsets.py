@@ -90,3 +90,17 @@ def test_unsettled_bytes_follow_settlement() -> None:
 
     tracker.forget([("leads", 0)])
     assert 100 == tracker.unsettled_bytes()
+
+
+def test_pending_ends_with_revocation_even_when_assigned_again() -> None:
+    """A record read before its partition was revoked is not pending in the next assignment."""
+    tracker = OffsetTracker()
+    tracker.add(TP, 0)
+    tracker.add(TP, 1)
+    tracker.settle(TP, 1)
+    before = (tracker.pending(TP, 0), tracker.pending(TP, 1))
+
+    tracker.forget([TP])
+    tracker.add(TP, 5)
+
+    assert ((True, False), False) == (before, tracker.pending(TP, 0))
