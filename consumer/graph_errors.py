@@ -30,6 +30,11 @@ class Kind(enum.Enum):
     AUTH = "auth"  # token or permission: dead-letter, cool the pixel down
 
 
+# HTTP answers without a Graph error body, by status: 408 is a timeout, 401/403 a credential or
+# permission refused on the way, 404 a wrong endpoint (base URL, API version or pixel path).
+_NO_BODY = {408: Kind.RETRY, 401: Kind.AUTH, 403: Kind.AUTH, 404: Kind.AUTH}
+
+
 @dataclass(frozen=True, slots=True)
 class GraphVerdict:
     kind: Kind
@@ -76,9 +81,10 @@ def classify(status: int, body: bytes) -> GraphVerdict:
         )
     if status == 429:
         return GraphVerdict(Kind.THROTTLE, status=status, message="HTTP 429")
-    return GraphVerdict(
-        Kind.RETRY if status < 400 else Kind.INVALID, status=status, message="unexpected response"
-    )
+    # No Graph body: a proxy or load balancer answered. Say what its status means, never "the
+    # payload is wrong" unless it says so, or a timeout would be bisected into dead letters.
+    kind = _NO_BODY.get(status, Kind.RETRY if status < 400 else Kind.INVALID)
+    return GraphVerdict(kind, status=status, message="unexpected response")
 
 
 def _from_error(status: int, error: dict[str, Any]) -> GraphVerdict:
@@ -96,15 +102,16 @@ def _from_error(status: int, error: dict[str, Any]) -> GraphVerdict:
 
 
 def _kind(code: int | None, subcode: int | None, transient: bool, status: int) -> Kind:
+    """By code first (capi.md §6.3); the HTTP status decides only for codes the table lacks."""
     if code in THROTTLE_CODES:
         return Kind.THROTTLE
-    if code in TRANSIENT_CODES or status >= HTTP_SERVER_ERROR:
+    if code in TRANSIENT_CODES:
         return Kind.RETRY
     if code in AUTH_CODES or (code == INVALID_PARAMETER and subcode == OBJECT_NOT_FOUND_SUBCODE):
         return Kind.AUTH
-    if code == INVALID_PARAMETER:
-        return Kind.INVALID
-    return Kind.RETRY if transient else Kind.INVALID
+    if code == INVALID_PARAMETER:  # bisect a payload error, unless Meta says it is transient
+        return Kind.RETRY if transient else Kind.INVALID
+    return Kind.RETRY if transient or status >= HTTP_SERVER_ERROR else Kind.INVALID
 
 
 def _parse(body: bytes) -> Any:

@@ -43,6 +43,21 @@ def _error(code: int, subcode: int | None = None, transient: bool | None = None)
         (400, _error(100, 2804050), Kind.INVALID),
         (400, _error(100), Kind.INVALID),
         (429, b"", Kind.THROTTLE),
+        # By code even when the HTTP status says otherwise (capi.md §6.3).
+        (500, _error(190, 460), Kind.AUTH),
+        (503, _error(100, 33), Kind.AUTH),
+        (500, _error(100, 2804003), Kind.INVALID),
+        (500, _error(4), Kind.THROTTLE),
+        (400, _error(100, transient=True), Kind.RETRY),
+        (500, _error(12345), Kind.RETRY),
+        (400, _error(12345), Kind.INVALID),
+        # No Graph body: a proxy's status, never a payload verdict it did not give.
+        (408, b"<html>Request Timeout</html>", Kind.RETRY),
+        (401, b"Unauthorized", Kind.AUTH),
+        (403, b"", Kind.AUTH),
+        (404, b"<html>Not Found</html>", Kind.AUTH),
+        (413, b"<html>Request Entity Too Large</html>", Kind.INVALID),
+        (200, b"<html>captive portal</html>", Kind.RETRY),
     ],
     ids=lambda value: str(value)[:40] if not isinstance(value, bytes) else None,
 )
