@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from consumer import __version__
@@ -20,8 +21,11 @@ from consumer.errors import DeadLetterError
 from consumer.kafka_logs import with_structlog
 from consumer.models import Failure, SourceRecord
 
+log = structlog.get_logger("consumer.dlq")
+
 __all__ = [
     "HEADER_PREFIX",
+    "VALUE_OMITTED",
     "DeadLetter",
     "DeadLetterWriter",
     "Origin",
@@ -31,7 +35,13 @@ __all__ = [
 ]
 
 HEADER_PREFIX = "capi.dlq."
+# Set instead of the value when the DLQ topic cannot hold the record: the value's size in bytes.
+VALUE_OMITTED = HEADER_PREFIX + "value_omitted"
 _FLUSH_TIMEOUT_S = 30.0  # beyond this the broker is treated as unavailable for the DLQ
+# librdkafka refuses records over message.max.bytes (default 1,000,000) before sending, which is
+# less than a record the consumer may have read: the DLQ producer allows more unless configured.
+_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+_TOO_LARGE = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,24 +128,46 @@ class DeadLetterWriter:
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self._conf = with_structlog(
-            {**conf, "enable.idempotence": True, "acks": "all", "linger.ms": 5}
+            {
+                "message.max.bytes": _MAX_MESSAGE_BYTES,
+                **conf,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 5,
+            }
         )
         self._producer = Producer(self._conf)
         self._topic_for = topic_for
         self._clock = clock
 
     def write(self, letters: Sequence[DeadLetter]) -> None:
-        """Blocking: produce every letter and flush; raise DeadLetterError unless all were acked."""
-        errors: list[KafkaError] = []
+        """Blocking: produce every letter and flush; raise DeadLetterError unless all were acked.
 
-        def delivered(error: KafkaError | None, _message: Message) -> None:
-            if error is not None:
-                errors.append(error)
+        A letter too large for the DLQ topic (refused by librdkafka or the broker) is written
+        again without its value, with a ``capi.dlq.value_omitted`` header giving its size: the
+        original stays readable at its source position, and the partition is not stuck behind it.
+        """
+        errors: list[KafkaError] = []
+        too_large: list[DeadLetter] = []
+
+        def delivered_as(letter: DeadLetter) -> Callable[[KafkaError | None, Message], None]:
+            def delivered(error: KafkaError | None, _message: Message) -> None:
+                if error is not None and error.code() in _TOO_LARGE:
+                    too_large.append(letter)
+                elif error is not None:
+                    errors.append(error)
+
+            return delivered
 
         now = self._clock()
         for letter in letters:
-            self._produce(letter, now, delivered)
+            if not self._produce(letter, now, delivered_as(letter)):
+                too_large.append(letter)  # noqa: PERF401  # produce() is the point of the loop
         remaining = self._producer.flush(_FLUSH_TIMEOUT_S)
+        if too_large and not remaining:
+            for letter in too_large:
+                self._produce(letter, now, delivered_as(letter), omit_value=True)
+            remaining = self._producer.flush(_FLUSH_TIMEOUT_S)
         if any(error.fatal() for error in errors):
             # A fatal error (e.g. an idempotence sequence gap) makes the producer unusable:
             # start a fresh one so a later retry can succeed.
@@ -149,11 +181,27 @@ class DeadLetterWriter:
         letter: DeadLetter,
         now: dt.datetime,
         callback: Callable[[KafkaError | None, Message], None],
-    ) -> None:
+        *,
+        omit_value: bool = False,
+    ) -> bool:
+        """Produce one letter; False when librdkafka refuses it as too large (nothing queued)."""
+        headers = dlq_headers(letter, now)
+        value = letter.record.value
+        if omit_value:
+            headers.append((VALUE_OMITTED, str(len(value or b"")).encode()))
+            value = None
+            log.warning(
+                "dlq.value_omitted",
+                topic=letter.record.topic,
+                partition=letter.record.partition,
+                offset=letter.record.offset,
+                reason=letter.failure.reason,
+                value_bytes=len(letter.record.value or b""),
+            )
         kwargs: dict[str, Any] = {
-            "value": letter.record.value,
+            "value": value,
             "key": letter.record.key,
-            "headers": dlq_headers(letter, now),
+            "headers": headers,
             "on_delivery": callback,
         }
         topic = self._topic_for(origin_of(letter.record).topic)
@@ -166,7 +214,10 @@ class DeadLetterWriter:
         except BufferError as exc:
             raise DeadLetterError("DLQ produce failed: local queue full") from exc
         except KafkaException as exc:
+            if exc.args[0].code() in _TOO_LARGE and not omit_value:
+                return False
             raise DeadLetterError(f"DLQ produce to {topic} failed: {exc.args[0].str()}") from exc
+        return True
 
     def close(self) -> None:
         self._producer.flush(_FLUSH_TIMEOUT_S)

@@ -2,6 +2,8 @@
 
 Order of checks (DESIGN.md §6):
 
+0. A dead letter written without its value (too large for the DLQ topic) cannot be replayed from
+   the DLQ; it is skipped (``value_omitted``): re-publish it from its source position instead.
 1. Loop guard: a record already replayed ``max_replays`` times is skipped (``loop_guard``).
 2. Meta's age limit: an event older than 7 days (62 for ``physical_store``) can never be accepted,
    so it is skipped as unreplayable (``too_old``).
@@ -15,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from consumer.dlq import HEADER_PREFIX
+from consumer.dlq import HEADER_PREFIX, VALUE_OMITTED
 from consumer.dlq_payload import EventClock
 from consumer.dlq_view import DlqEntry
 
@@ -29,13 +31,15 @@ class Decision:
     """``replay`` or not, with a short machine-readable ``why``."""
 
     replay: bool
-    why: str  # replay | unchecked | loop_guard | too_old
+    why: str  # replay | unchecked | value_omitted | loop_guard | too_old
 
 
 def decide(
     entry: DlqEntry, clock: EventClock | None, now: dt.datetime, max_replays: int
 ) -> Decision:
     """What ``dlq replay`` does with one matching entry (see the module docstring)."""
+    if entry.record.header(VALUE_OMITTED) is not None:
+        return Decision(False, "value_omitted")
     if entry.replay_count >= max_replays:
         return Decision(False, "loop_guard")
     if clock is None:

@@ -32,7 +32,9 @@ from consumer.dlq import DeadLetterWriter
 from consumer.dlq_view import DlqEntry
 from consumer.kafka_logs import EVENT as KAFKA_LOG_EVENT
 from consumer.pipeline import Pipeline
+from consumer.replay_plan import Decision, decide
 from consumer.settings import Settings, load_settings
+from consumer.source import record_of
 from consumer.stats import RunStats
 from tests.fixtures.emulator import EMULATOR_PIXELS, PIXEL_PLAIN
 from tests.fixtures.factories import make_order
@@ -111,7 +113,13 @@ class Scenario:
     def produce(self, values: list[bytes | dict[str, Any]]) -> None:
         client = SchemaRegistryClient({"url": self.registry})
         serialize = AvroSerializer(client, SCHEMA)
-        producer = Producer({"bootstrap.servers": self.bootstrap, "enable.idempotence": True})
+        producer = Producer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "enable.idempotence": True,
+                "message.max.bytes": 4_000_000,
+            }
+        )
         for index, value in enumerate(values):
             if not isinstance(value, bytes):
                 value = serialize(value, SerializationContext(self.topic, MessageField.VALUE))
@@ -418,6 +426,50 @@ class TestDlqUnavailable:
             dict(letter.headers())["capi.dlq.reason"],
         )
         writer.close()
+
+
+class TestTooLargeForTheDlq:
+    def test_written_without_its_value_and_the_partition_moves_on(
+        self, scenario: Scenario, emulator_client: EmulatorClient
+    ) -> None:
+        """A record the DLQ cannot hold must not stall its partition behind endless retries."""
+        scenario.raw["kafka"]["topics"][scenario.topic]["max_message_bytes"] = 200_000
+        scenario.write_config()
+        big = b"\x00" + b"x" * 300_000  # decode.oversize, and over the DLQ producer's limit
+        scenario.produce([*orders(1), big, *orders(1, order_id="ORD-9")])
+        producer = scenario.settings().kafka.to_librdkafka("producer")
+        writer = DeadLetterWriter({**producer, "message.max.bytes": 100_000}, lambda t: t + ".dlq")
+
+        stats = scenario.consume(settled=3, dlq_writer=writer)
+        writer.close()
+
+        assert ({"sent": 2, "dead_lettered": 1}, 3) == (dict(stats.outcomes), scenario.committed())
+        [letter] = scenario.read(scenario.dlq_topic)
+        headers = dict(letter.headers())
+        assert (None, b"decode.oversize", b"300001", b"1") == (
+            letter.value(),
+            headers["capi.dlq.reason"],
+            headers["capi.dlq.value_omitted"],
+            headers["capi.dlq.source_offset"],
+        )
+        entry = DlqEntry.of(record_of(letter))
+        assert Decision(False, "value_omitted") == decide(entry, None, dt.datetime.now(dt.UTC), 3)
+
+    def test_default_dlq_producer_keeps_a_value_over_librdkafkas_default_limit(
+        self, scenario: Scenario
+    ) -> None:
+        """librdkafka's own default (1,000,000 bytes) is below what the consumer may read."""
+        big = b"\x00" + b"x" * 1_048_600  # over the default decode limit (1 MiB) and 1,000,000
+        scenario.produce([big])
+        writer = DeadLetterWriter(
+            scenario.settings().kafka.to_librdkafka("producer"), lambda t: t + ".dlq"
+        )
+
+        stats = scenario.consume(settled=1, dlq_writer=writer)
+        writer.close()
+
+        [letter] = scenario.read(scenario.dlq_topic)
+        assert ({"dead_lettered": 1}, big) == (dict(stats.outcomes), letter.value())
 
 
 async def _until(condition: Callable[[], bool], within_s: float) -> None:
