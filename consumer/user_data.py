@@ -159,11 +159,14 @@ def _text(value: object) -> str:
 
 
 def _is_ip(text: str) -> bool:
-    """A valid IPv4 or IPv6 address (inet_pton parses strictly and is 20x faster than ipaddress)."""
+    """A valid IPv4 or IPv6 address (inet_pton parses strictly and is 20x faster than ipaddress).
+
+    inet_pton raises ValueError, not OSError, for a NUL character or a lone surrogate.
+    """
     for family in (socket.AF_INET, socket.AF_INET6):
         try:
             socket.inet_pton(family, text)
-        except OSError:
+        except (OSError, ValueError):
             continue
         return True
     return False

@@ -200,6 +200,17 @@ class TestUserData:
         assert not {"em", "ph", "ge", "client_ip_address", "fbp"} & set(event.payload["user_data"])
         assert b"john@" not in event.body
 
+    @pytest.mark.parametrize("client_ip", ["1.2.3.4\x00", "::1\x00", "\x00"])
+    def test_ip_with_nul_character_dropped(self, client_ip: str) -> None:
+        """capi.md §3: client_ip_address must be a valid IPv4/IPv6 address. A NUL character (valid
+        in an Avro string) makes inet_pton raise ValueError: the value is dropped, not a crash."""
+        browser = {**make_order()["browser"], "client_ip": client_ip}
+
+        event = _event(make_order(browser=browser))
+
+        assert (("client_ip_address", "not_an_ip_address"),) == event.dropped
+        assert "client_ip_address" not in event.payload["user_data"]
+
     def test_external_id_lowercase_form(self) -> None:
         """external_id can be hashed lowercased, to match a pixel that lowercases it."""
         settings = make_settings(mapping={"external_id_form": "lowercase"})
