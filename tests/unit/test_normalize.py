@@ -163,6 +163,12 @@ class TestPhone:
         """A dropped phone number says whether it had too few digits or was not a number."""
         assert Rejected(reason) == hash_field("ph", raw, "US")
 
+    @pytest.mark.parametrize("raw", ["+\u00b21234567", "00\u00b2123456789", "+\u00b9650 555 1212"])
+    def test_superscript_digits_rejected(self, raw: str) -> None:
+        """capi.md §3 ph: the digits of the number. Superscript digits pass str.isdigit() but are no
+        decimal digits (int() raises on them): the value is rejected, never a ValueError."""
+        assert isinstance(hash_field("ph", raw, "US"), Rejected)
+
     def test_national_without_country_unparseable(self) -> None:
         """A national number without the customer's country cannot get its country code."""
         assert None is normalize_phone("(650)555-1212", None)
