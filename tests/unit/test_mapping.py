@@ -261,6 +261,18 @@ class TestCustomData:
             "delivery_category": "curbside",
         } == custom
 
+    def test_blank_currency_not_sent(self) -> None:
+        """capi.md §4: currency is an ISO 4217 3-letter code. A blank one is left out of
+        custom_data, not sent as "" (a Purchase without it is then invalid, see validation)."""
+        settings = make_settings(mapping={"order": {"statuses": {"PLACED": "InitiateCheckout"}}})
+
+        order = map_record("order", make_order(status="PLACED", currency="  "), settings)
+        lead = _event(make_lead(currency=" "), "lead")
+
+        assert isinstance(order, CapiEvent)
+        assert "currency" not in order.payload["custom_data"]
+        assert "currency" not in lead.payload.get("custom_data", {})
+
     def test_huge_amount_keeps_its_digits(self) -> None:
         """An amount beyond float precision is sent with the decimal's exact digits."""
         event = _event(make_order(total=Decimal("1234567890123456.78")))
