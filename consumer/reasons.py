@@ -161,6 +161,9 @@ REASONS: dict[str, ReasonInfo] = {
     "invalid.purchase_without_currency": ReasonInfo(
         "A Purchase without an ISO 4217 currency.", "Fix the producer.", False
     ),
+    "invalid.currency": ReasonInfo(
+        "custom_data.currency is not a 3-letter ISO 4217 code.", "Fix the producer.", False
+    ),
     "invalid.event_time_type": ReasonInfo(
         "event_time is not an integer number of Unix seconds.",
         "Fix the mapping (a bug) or the producer's occurred_at.",

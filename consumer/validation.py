@@ -97,9 +97,11 @@ def _check_action_source(event: CapiEvent, _now: float, _skew: int) -> None:
 
 
 def _check_value(event: CapiEvent, _now: float, _skew: int) -> None:
-    if event.event_name != "Purchase":
-        return
     custom = event.payload.get("custom_data") or {}
+    if event.event_name != "Purchase":
+        if "currency" in custom and not _CURRENCY.match(str(custom["currency"])):
+            raise ValidationError("invalid.currency", "custom_data.currency is not ISO 4217")
+        return
     if not isinstance(custom.get("value"), _NUMBERS):
         raise ValidationError(
             "invalid.purchase_without_value", "Purchase needs a numeric custom_data.value"

@@ -119,6 +119,19 @@ def test_payload_rules(overrides: dict[str, Any], reason: str) -> None:
     assert reason == info.value.reason
 
 
+def test_currency_checked_on_every_event() -> None:
+    """capi.md §4: currency is an ISO 4217 3-letter code on any event, not only Purchase; Meta
+    rejects the whole batch for one bad event (§5), so a non-Purchase event with one is invalid."""
+    event = dataclasses.replace(
+        _event_with(custom_data={"value": 10.0, "currency": "dollars"}), event_name="Lead"
+    )
+
+    with pytest.raises(ValidationError) as info:
+        validate_event(event, NOW.timestamp(), future_skew_s=300)
+
+    assert "invalid.currency" == info.value.reason
+
+
 def test_unknown_action_source() -> None:
     """An action_source outside Meta's enum is invalid."""
     event = dataclasses.replace(_event_with(), action_source="kiosk")
