@@ -211,6 +211,25 @@ class TestUserData:
         assert (("client_ip_address", "not_an_ip_address"),) == event.dropped
         assert "client_ip_address" not in event.payload["user_data"]
 
+    @pytest.mark.parametrize(
+        ("fbp", "sent"),
+        [
+            ("fb.1.1596403881668.1116446470", True),
+            ("fb.1.1596403881668.1116446470.AQICAQMC", True),  # param-builder appendix
+            ("fb.1.1554763741205.AbCdEf", False),  # an fbclid, not the Pixel's random number
+        ],
+        ids=["plain", "appendix", "letters"],
+    )
+    def test_fbp_random_part_is_a_number(self, fbp: str, sent: bool) -> None:
+        """capi.md §3.1: fbp is fb.{subdomain}.{creation_ms}.{random}, the random part a number
+        (plus an optional param-builder appendix); anything else is dropped as malformed."""
+        browser = {**make_order()["browser"], "fbp": fbp}
+
+        event = _event(make_order(browser=browser))
+
+        assert (fbp if sent else None) == event.payload["user_data"].get("fbp")
+        assert (() if sent else (("fbp", "malformed_cookie"),)) == event.dropped
+
     def test_external_id_lowercase_form(self) -> None:
         """external_id can be hashed lowercased, to match a pixel that lowercases it."""
         settings = make_settings(mapping={"external_id_form": "lowercase"})
