@@ -147,6 +147,11 @@ REASONS: dict[str, ReasonInfo] = {
     "invalid.missing_event_source_url": ReasonInfo(
         "A website event has no event_source_url.", "Fix the producer (page_url).", False
     ),
+    "invalid.event_source_url": ReasonInfo(
+        "A website event's event_source_url is not an http(s) URL.",
+        "Fix the producer (page_url).",
+        False,
+    ),
     "invalid.missing_user_agent": ReasonInfo(
         "A website event has no client_user_agent.", "Fix the producer (browser.user_agent).", False
     ),
