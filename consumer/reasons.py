@@ -126,7 +126,9 @@ REASONS: dict[str, ReasonInfo] = {
         "A test record names a pixel that has no test_event_code.", _FIX_CONFIG, True
     ),
     "mapping.event_id_template": ReasonInfo(
-        "The event_id template references a field the record lacks.", _FIX_CONFIG, True
+        "The event_id template references a field the record lacks, or cannot render (`{id.x}`, `{id[x]}`).",
+        _FIX_CONFIG,
+        True,
     ),
     # validate stage
     "invalid.event_name": ReasonInfo(

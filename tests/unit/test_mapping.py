@@ -58,6 +58,19 @@ class TestOrder:
         """A producer-supplied event_id is used verbatim instead of the template."""
         assert "pixel-side-id-9" == _event(make_order(event_id="pixel-side-id-9")).event_id
 
+    @pytest.mark.parametrize(
+        "template", ["order_{order_id.nope}", "order_{order_id[x]}", "order_{missing}", "{0}"]
+    )
+    def test_bad_event_id_template_is_a_mapping_error(self, template: str) -> None:
+        """DESIGN §3 / §1.5: a template that cannot render for a record (attribute, index or
+        missing field) is a MappingError with reason mapping.event_id_template, never a crash."""
+        settings = make_settings(mapping={"order": {"event_id_template": template}})
+
+        with pytest.raises(MappingError) as info:
+            map_record("order", make_order(), settings)
+
+        assert "mapping.event_id_template" == info.value.reason
+
     def test_tenant_routes_to_pixel(self) -> None:
         """A record without pixel_id is routed by its tenant key."""
         assert PIXEL == _event(make_order(pixel_id=None, tenant_id="shop-eu")).pixel_id
