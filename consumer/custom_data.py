@@ -61,13 +61,13 @@ def order_custom_data(
     items = record.get("line_items") or []
     delivery = record.get("delivery_category")
     custom: dict[str, Any] = {
-        "currency": str(record.get("currency") or "").strip().upper(),
         "order_id": str(record.get("order_id")),
         "contents": [_content(item, delivery) for item in items],
         "content_ids": [str(item["sku"]) for item in items],
         "content_type": "product",
         "num_items": sum(int(item["quantity"]) for item in items),
     }
+    _add_currency(custom, record)
     if isinstance(record.get("total"), Decimal):
         custom["value"] = money(record["total"])
     if isinstance(record.get("predicted_ltv"), Decimal):
@@ -79,6 +79,13 @@ def order_custom_data(
             del custom[key]
     custom.update(_extras(record, properties or {}))
     return custom
+
+
+def _add_currency(custom: dict[str, Any], record: Mapping[str, Any]) -> None:
+    """The record's currency, upper case; left out when blank (capi.md §4: an ISO 4217 code)."""
+    currency = record.get("currency")
+    if isinstance(currency, str) and currency.strip():
+        custom["currency"] = currency.strip().upper()
 
 
 def _content(item: Mapping[str, Any], delivery: object) -> dict[str, Any]:
@@ -99,7 +106,6 @@ def lead_custom_data(
     custom: dict[str, Any] = {}
     if isinstance(record.get("value"), Decimal):
         custom["value"] = money(record["value"])
-    if record.get("currency"):
-        custom["currency"] = str(record["currency"]).strip().upper()
+    _add_currency(custom, record)
     custom.update(_extras(record, properties or {}))
     return custom

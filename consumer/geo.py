@@ -7,11 +7,12 @@ come from a handful of countries and states, and the cache turns the lookup into
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 import pycountry
 
-__all__ = ["country_code", "normalize_postal_code", "normalize_state"]
+__all__ = ["country_code", "letters_only", "normalize_postal_code", "normalize_state"]
 
 _NOT_LETTERS = re.compile(r"[\W\d_]+")
 _NOT_ALNUM = re.compile(r"[\W_]+")
@@ -19,9 +20,15 @@ _US_ZIP = re.compile(r"^(\d{5})(?:\d{4})?$")
 _US = "US"
 
 
-def _letters(value: str) -> str:
-    """Lowercase unicode letters only: no digits, spaces or punctuation."""
-    return _NOT_LETTERS.sub("", value.lower())
+def letters_only(value: str) -> str:
+    """Lowercase letters only, no digits, spaces or punctuation; combining marks stay (a vowel sign
+    is part of its letter in Devanagari or Thai) and are composed to NFC after the rest is dropped,
+    so ``Ha\u0300`` and ``Hà`` give the same text."""
+    text = value.lower()
+    if text.isascii():
+        return _NOT_LETTERS.sub("", text)
+    kept = "".join(char for char in text if unicodedata.category(char)[0] in "LM")
+    return unicodedata.normalize("NFC", kept)
 
 
 # Names shops and CRMs commonly use that are not ISO names (pycountry knows the ISO ones).
@@ -59,7 +66,7 @@ def _us_states() -> dict[str, str]:
     table: dict[str, str] = {}
     for subdivision in pycountry.subdivisions.get(country_code=_US) or ():  # type: ignore[no-untyped-call]  # pycountry is untyped
         code = str(subdivision.code).split("-", 1)[1].lower()
-        table[_letters(subdivision.name)] = code
+        table[letters_only(subdivision.name)] = code
         table[code] = code
     return table
 
@@ -69,7 +76,7 @@ def normalize_state(value: str, country: str | None) -> str | None:
     """US (or unknown country): the two-letter code, from a code or a name; elsewhere lowercase
     letters without punctuation or spaces, as Meta documents. None when nothing is left.
     """
-    letters = _letters(value)
+    letters = letters_only(value)
     if not letters:
         return None
     if country in (None, _US):

@@ -122,9 +122,13 @@ def render_event_id(template: str, record: Mapping[str, Any]) -> str:
     """Fill the event_id template from the record's top-level scalar fields."""
     try:
         event_id = template.format_map(_ScalarFields(record))
-    except (KeyError, IndexError, ValueError) as exc:
+    except KeyError as exc:
         raise MappingError(
             "mapping.event_id_template", f"event_id template needs field {exc}"
+        ) from None
+    except (IndexError, ValueError, AttributeError, TypeError) as exc:  # `{id.x}`, `{id[x]}`...
+        raise MappingError(
+            "mapping.event_id_template", f"event_id template cannot render: {type(exc).__name__}"
         ) from None
     if not event_id:
         raise MappingError("mapping.event_id_template", "event_id template rendered empty")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from consumer.geo import country_code, normalize_postal_code, normalize_state
+from consumer.geo import country_code, letters_only, normalize_postal_code, normalize_state
 from consumer.phone import MIN_PHONE_DIGITS, normalize_phone
 
 __all__ = [
@@ -53,7 +53,6 @@ class Rejected:
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 _SHA256_HEX_LENGTH = 64
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_CITY_DROP = re.compile(r"[\W\d_]+")  # city: letters only (no spaces, digits, punctuation)
 
 _NAME_TABLE_MAX = 65_536  # characters remembered; bounds memory against adversarial input
 
@@ -114,8 +113,7 @@ def normalize_name(value: str, _country: str | None = None) -> str | None:
 
 def normalize_city(value: str, _country: str | None = None) -> str | None:
     """Lowercase letters only, no spaces or punctuation (Meta: ``New York`` -> ``newyork``)."""
-    city = _CITY_DROP.sub("", unicodedata.normalize("NFC", value).lower())
-    return city or None
+    return letters_only(value) or None
 
 
 def normalize_gender(value: str, _country: str | None = None) -> str | None:

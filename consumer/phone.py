@@ -108,6 +108,12 @@ def _without_separators(text: str) -> str:
     return text
 
 
+def _ascii_digits(text: str) -> bool:
+    """Only 0-9: str.isdigit() also accepts superscripts (int() raises on them) and other scripts'
+    digits, which phonenumbers' full parser knows how to read."""
+    return text.isascii() and text.isdigit()
+
+
 def _fast(raw: str, region: str | None) -> str | None:
     """E.164 digits via metadata alone, or None when the full parser must decide."""
     if raw.startswith("+"):
@@ -117,13 +123,13 @@ def _fast(raw: str, region: str | None) -> str | None:
     elif region is not None:
         cleaned = _without_separators(raw)
         plan = _plan(region)
-        if plan is None or not cleaned.isdigit() or (plan.idd and plan.idd.match(cleaned)):
+        if plan is None or not _ascii_digits(cleaned) or (plan.idd and plan.idd.match(cleaned)):
             return None  # an international prefix in national form: the full parser decides
         national = _national(cleaned, plan)
         return None if national is None else plan.country_code + national
     else:
         return None
-    if not cleaned.isdigit() or cleaned.startswith("0"):
+    if not _ascii_digits(cleaned) or cleaned.startswith("0"):
         return None
     for size in (1, 2, 3):
         intl_region = _region_for_code(cleaned[:size])

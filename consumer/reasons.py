@@ -126,7 +126,9 @@ REASONS: dict[str, ReasonInfo] = {
         "A test record names a pixel that has no test_event_code.", _FIX_CONFIG, True
     ),
     "mapping.event_id_template": ReasonInfo(
-        "The event_id template references a field the record lacks.", _FIX_CONFIG, True
+        "The event_id template references a field the record lacks, or cannot render (`{id.x}`, `{id[x]}`).",
+        _FIX_CONFIG,
+        True,
     ),
     # validate stage
     "invalid.event_name": ReasonInfo(
@@ -147,6 +149,11 @@ REASONS: dict[str, ReasonInfo] = {
     "invalid.missing_event_source_url": ReasonInfo(
         "A website event has no event_source_url.", "Fix the producer (page_url).", False
     ),
+    "invalid.event_source_url": ReasonInfo(
+        "A website event's event_source_url is not an http(s) URL.",
+        "Fix the producer (page_url).",
+        False,
+    ),
     "invalid.missing_user_agent": ReasonInfo(
         "A website event has no client_user_agent.", "Fix the producer (browser.user_agent).", False
     ),
@@ -160,6 +167,9 @@ REASONS: dict[str, ReasonInfo] = {
     ),
     "invalid.purchase_without_currency": ReasonInfo(
         "A Purchase without an ISO 4217 currency.", "Fix the producer.", False
+    ),
+    "invalid.currency": ReasonInfo(
+        "custom_data.currency is not a 3-letter ISO 4217 code.", "Fix the producer.", False
     ),
     "invalid.event_time_type": ReasonInfo(
         "event_time is not an integer number of Unix seconds.",

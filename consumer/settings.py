@@ -191,6 +191,23 @@ def _custom_properties_ok(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
+# Action sources whose events need fields our records cannot fill (capi.md §2, §2.1).
+_UNFILLABLE_SOURCES = {
+    "app": "app_data (extinfo)",
+    "business_messaging": "a messaging_channel",
+}
+
+
+def _action_sources_ok(value: dict[str, str]) -> dict[str, str]:
+    for source in value.values():
+        if source in _UNFILLABLE_SOURCES:
+            raise ValueError(
+                f"action_source {source!r} needs {_UNFILLABLE_SOURCES[source]}, which order and "
+                "lead records do not carry: Meta would reject every such event"
+            )
+    return value
+
+
 class OrderMapping(_Frozen):
     """How an order record becomes a CAPI event."""
 
@@ -220,6 +237,7 @@ class OrderMapping(_Frozen):
     # Extra custom_data properties: custom_data key -> dotted record field (e.g. "customer.city").
     custom_properties: dict[str, str] = Field(default_factory=dict)
     _custom_ok = field_validator("custom_properties")(_custom_properties_ok)
+    _sources_ok = field_validator("action_sources")(_action_sources_ok)
 
 
 class LeadMapping(_Frozen):
@@ -249,6 +267,7 @@ class LeadMapping(_Frozen):
     default_crm_name: str = "CRM"
     custom_properties: dict[str, str] = Field(default_factory=dict)
     _custom_ok = field_validator("custom_properties")(_custom_properties_ok)
+    _sources_ok = field_validator("action_sources")(_action_sources_ok)
 
 
 class MappingSettings(_Frozen):

@@ -44,7 +44,12 @@ CUSTOMER_FIELDS: dict[str, str] = {
 # (user_data key, Customer field, hasher), in the order Meta lists the fields.
 _CUSTOMER_HASHERS = tuple((key, source, HASHERS[key]) for key, source in CUSTOMER_FIELDS.items())
 _SHA256_HEX_LENGTH = 64
-_COOKIE = re.compile(r"fb\.\d+\.\d+\.\S+")  # fb.{subdomain}.{creation_ms}.{value} (capi.md §3.1)
+# capi.md §3.1: fb.{subdomain}.{creation_ms}.{fbclid} and fb.{subdomain}.{creation_ms}.{random},
+# the random part a number; both may carry Meta's param-builder appendix as a 5th segment.
+_COOKIES = {
+    "fbc": re.compile(r"fb\.\d+\.\d+\.\S+"),
+    "fbp": re.compile(r"fb\.\d+\.\d+\.[0-9]+(?:\.[A-Za-z0-9_-]+)?"),
+}
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _LEAD_ID = re.compile(r"\d{15,17}")  # Meta Lead Ads ids: 15-17 digits (capi.md §3)
 
@@ -147,7 +152,7 @@ def _add_browser(
     cookies = (("fbp", browser.get("fbp")), ("fbc", browser.get("fbc")))
     for field, raw in cookies:
         cookie = _text(raw) or (fbc_from_click(browser, occurred_at) if field == "fbc" else "")
-        if cookie and _COOKIE.fullmatch(cookie):
+        if cookie and _COOKIES[field].fullmatch(cookie):
             user_data[field] = cookie
         elif cookie:
             dropped.append((field, "malformed_cookie"))
@@ -159,11 +164,14 @@ def _text(value: object) -> str:
 
 
 def _is_ip(text: str) -> bool:
-    """A valid IPv4 or IPv6 address (inet_pton parses strictly and is 20x faster than ipaddress)."""
+    """A valid IPv4 or IPv6 address (inet_pton parses strictly and is 20x faster than ipaddress).
+
+    inet_pton raises ValueError, not OSError, for a NUL character or a lone surrogate.
+    """
     for family in (socket.AF_INET, socket.AF_INET6):
         try:
             socket.inet_pton(family, text)
-        except OSError:
+        except (OSError, ValueError):
             continue
         return True
     return False

@@ -22,6 +22,7 @@ MAX_AGE_S = 7 * DAY_S  # Meta rejects the whole request if any event is older (c
 MAX_AGE_PHYSICAL_STORE_S = 62 * DAY_S  # offline / physical_store upload window (capi.md §2)
 MAX_EVENT_NAME = 50  # Pixel docs cap custom event names at 50 characters (capi.md §2.3)
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
+_URL = re.compile(r"https?://\S+", re.IGNORECASE)  # the browser URL of a website event
 
 
 ACTION_SOURCES = frozenset(
@@ -88,18 +89,23 @@ def _check_action_source(event: CapiEvent, _now: float, _skew: int) -> None:
         )
     if event.action_source != "website":
         return
-    if not event.payload.get("event_source_url"):
+    url = event.payload.get("event_source_url")
+    if not url:
         raise ValidationError(
             "invalid.missing_event_source_url", "website events need event_source_url"
         )
+    if not _URL.fullmatch(str(url)):
+        raise ValidationError("invalid.event_source_url", "event_source_url is not an http(s) URL")
     if not event.payload["user_data"].get("client_user_agent"):
         raise ValidationError("invalid.missing_user_agent", "website events need client_user_agent")
 
 
 def _check_value(event: CapiEvent, _now: float, _skew: int) -> None:
-    if event.event_name != "Purchase":
-        return
     custom = event.payload.get("custom_data") or {}
+    if event.event_name != "Purchase":
+        if "currency" in custom and not _CURRENCY.match(str(custom["currency"])):
+            raise ValidationError("invalid.currency", "custom_data.currency is not ISO 4217")
+        return
     if not isinstance(custom.get("value"), _NUMBERS):
         raise ValidationError(
             "invalid.purchase_without_value", "Purchase needs a numeric custom_data.value"

@@ -58,6 +58,19 @@ class TestOrder:
         """A producer-supplied event_id is used verbatim instead of the template."""
         assert "pixel-side-id-9" == _event(make_order(event_id="pixel-side-id-9")).event_id
 
+    @pytest.mark.parametrize(
+        "template", ["order_{order_id.nope}", "order_{order_id[x]}", "order_{missing}", "{0}"]
+    )
+    def test_bad_event_id_template_is_a_mapping_error(self, template: str) -> None:
+        """DESIGN §3 / §1.5: a template that cannot render for a record (attribute, index or
+        missing field) is a MappingError with reason mapping.event_id_template, never a crash."""
+        settings = make_settings(mapping={"order": {"event_id_template": template}})
+
+        with pytest.raises(MappingError) as info:
+            map_record("order", make_order(), settings)
+
+        assert "mapping.event_id_template" == info.value.reason
+
     def test_tenant_routes_to_pixel(self) -> None:
         """A record without pixel_id is routed by its tenant key."""
         assert PIXEL == _event(make_order(pixel_id=None, tenant_id="shop-eu")).pixel_id
@@ -200,6 +213,36 @@ class TestUserData:
         assert not {"em", "ph", "ge", "client_ip_address", "fbp"} & set(event.payload["user_data"])
         assert b"john@" not in event.body
 
+    @pytest.mark.parametrize("client_ip", ["1.2.3.4\x00", "::1\x00", "\x00"])
+    def test_ip_with_nul_character_dropped(self, client_ip: str) -> None:
+        """capi.md §3: client_ip_address must be a valid IPv4/IPv6 address. A NUL character (valid
+        in an Avro string) makes inet_pton raise ValueError: the value is dropped, not a crash."""
+        browser = {**make_order()["browser"], "client_ip": client_ip}
+
+        event = _event(make_order(browser=browser))
+
+        assert (("client_ip_address", "not_an_ip_address"),) == event.dropped
+        assert "client_ip_address" not in event.payload["user_data"]
+
+    @pytest.mark.parametrize(
+        ("fbp", "sent"),
+        [
+            ("fb.1.1596403881668.1116446470", True),
+            ("fb.1.1596403881668.1116446470.AQICAQMC", True),  # param-builder appendix
+            ("fb.1.1554763741205.AbCdEf", False),  # an fbclid, not the Pixel's random number
+        ],
+        ids=["plain", "appendix", "letters"],
+    )
+    def test_fbp_random_part_is_a_number(self, fbp: str, sent: bool) -> None:
+        """capi.md §3.1: fbp is fb.{subdomain}.{creation_ms}.{random}, the random part a number
+        (plus an optional param-builder appendix); anything else is dropped as malformed."""
+        browser = {**make_order()["browser"], "fbp": fbp}
+
+        event = _event(make_order(browser=browser))
+
+        assert (fbp if sent else None) == event.payload["user_data"].get("fbp")
+        assert (() if sent else (("fbp", "malformed_cookie"),)) == event.dropped
+
     def test_external_id_lowercase_form(self) -> None:
         """external_id can be hashed lowercased, to match a pixel that lowercases it."""
         settings = make_settings(mapping={"external_id_form": "lowercase"})
@@ -249,6 +292,18 @@ class TestCustomData:
             "predicted_ltv": 900.1,
             "delivery_category": "curbside",
         } == custom
+
+    def test_blank_currency_not_sent(self) -> None:
+        """capi.md §4: currency is an ISO 4217 3-letter code. A blank one is left out of
+        custom_data, not sent as "" (a Purchase without it is then invalid, see validation)."""
+        settings = make_settings(mapping={"order": {"statuses": {"PLACED": "InitiateCheckout"}}})
+
+        order = map_record("order", make_order(status="PLACED", currency="  "), settings)
+        lead = _event(make_lead(currency=" "), "lead")
+
+        assert isinstance(order, CapiEvent)
+        assert "currency" not in order.payload["custom_data"]
+        assert "currency" not in lead.payload.get("custom_data", {})
 
     def test_huge_amount_keeps_its_digits(self) -> None:
         """An amount beyond float precision is sent with the decimal's exact digits."""

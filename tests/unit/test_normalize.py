@@ -140,6 +140,31 @@ class TestTrickyInputs:
             assert sha256_hex(expected) == result
 
 
+class TestLettersOnly:
+    """capi.md §3 ct / st (outside the US): lowercase, no punctuation, special characters or
+    spaces. Combining marks are part of a letter, not punctuation: a Devanagari or Tamil vowel sign
+    stays, and a decomposed accent composes (NFC) like a precomposed one, so one place hashes one way.
+    """
+
+    @pytest.mark.parametrize(
+        ("field", "raw", "country", "expected"),
+        [
+            ("ct", "नई दिल्ली", "IN", "नईदिल्ली"),
+            ("ct", "தமிழ்நாடு", "IN", "தமிழ்நாடு"),
+            ("ct", "Ha\u0300 No\u0302\u0323i", "VN", "hànội"),
+            ("ct", "Sai\u0308nt-E\u0301tienne", "FR", "saïntétienne"),
+            ("st", "I\u0302le-de-France", "FR", "îledefrance"),
+            ("st", "महाराष्ट्र", "IN", "महाराष्ट्र"),
+        ],
+        ids=["ct-devanagari", "ct-tamil", "ct-vietnamese-nfd", "ct-nfd", "st-nfd", "st-devanagari"],
+    )
+    def test_marks_kept_and_composed(
+        self, field: str, raw: str, country: str, expected: str
+    ) -> None:
+        """Letters keep their combining marks, composed to NFC; only punctuation and spaces go."""
+        assert expected == HASHED_FIELDS[field](raw, country)
+
+
 class TestEmail:
     @pytest.mark.parametrize("raw", ["  John_Smith@GMAIL.com ", "john_smith@gmail.com"])
     def test_trim_and_lowercase(self, raw: str) -> None:
@@ -162,6 +187,12 @@ class TestPhone:
     def test_reason(self, raw: str, reason: str) -> None:
         """A dropped phone number says whether it had too few digits or was not a number."""
         assert Rejected(reason) == hash_field("ph", raw, "US")
+
+    @pytest.mark.parametrize("raw", ["+\u00b21234567", "00\u00b2123456789", "+\u00b9650 555 1212"])
+    def test_superscript_digits_rejected(self, raw: str) -> None:
+        """capi.md §3 ph: the digits of the number. Superscript digits pass str.isdigit() but are no
+        decimal digits (int() raises on them): the value is rejected, never a ValueError."""
+        assert isinstance(hash_field("ph", raw, "US"), Rejected)
 
     def test_national_without_country_unparseable(self) -> None:
         """A national number without the customer's country cannot get its country code."""

@@ -66,8 +66,26 @@ def test_token_from_mounted_file(tmp_path: Path) -> None:
         (f'pixels: {{"{PIXEL}": {{}}}}\n', f"pixels.{PIXEL}: Value error, no access token"),
         ('tenants: {shop: "404"}\n', "tenant 'shop' maps to pixel '404', which has no entry"),
         ("- a list\n", "the top level must be a mapping"),
+        # capi.md §2: app events need app_data, business_messaging a messaging_channel; our
+        # records carry neither, so Meta would reject every such event.
+        (
+            "mapping: {order: {action_sources: {APP: app}}}\n",
+            "mapping.order.action_sources: Value error, action_source 'app' needs app_data",
+        ),
+        (
+            "mapping: {lead: {action_sources: {OTHER: business_messaging}}}\n",
+            "mapping.lead.action_sources: Value error, action_source 'business_messaging' needs",
+        ),
     ],
-    ids=["range", "unknown-key", "no-token", "unknown-tenant-pixel", "not-mapping"],
+    ids=[
+        "range",
+        "unknown-key",
+        "no-token",
+        "unknown-tenant-pixel",
+        "not-mapping",
+        "app-without-app-data",
+        "messaging-without-channel",
+    ],
 )
 def test_errors_name_the_field(tmp_path: Path, text: str, message: str) -> None:
     """Invalid settings raise ConfigError whose message names the field and the problem."""

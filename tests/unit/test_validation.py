@@ -119,6 +119,31 @@ def test_payload_rules(overrides: dict[str, Any], reason: str) -> None:
     assert reason == info.value.reason
 
 
+@pytest.mark.parametrize("url", ["94103-1234", "shop.example.com/thanks", " ", "https://"])
+def test_website_event_source_url_is_a_url(url: str) -> None:
+    """capi.md §2: a website event's event_source_url is the browser URL where it happened; a
+    value that is no http(s) URL is invalid before sending, not after Meta rejects the batch."""
+    event = _event_with(event_source_url=url)
+
+    with pytest.raises(ValidationError) as info:
+        validate_event(event, NOW.timestamp(), future_skew_s=300)
+
+    assert "invalid.event_source_url" == info.value.reason
+
+
+def test_currency_checked_on_every_event() -> None:
+    """capi.md §4: currency is an ISO 4217 3-letter code on any event, not only Purchase; Meta
+    rejects the whole batch for one bad event (§5), so a non-Purchase event with one is invalid."""
+    event = dataclasses.replace(
+        _event_with(custom_data={"value": 10.0, "currency": "dollars"}), event_name="Lead"
+    )
+
+    with pytest.raises(ValidationError) as info:
+        validate_event(event, NOW.timestamp(), future_skew_s=300)
+
+    assert "invalid.currency" == info.value.reason
+
+
 def test_unknown_action_source() -> None:
     """An action_source outside Meta's enum is invalid."""
     event = dataclasses.replace(_event_with(), action_source="kiosk")
