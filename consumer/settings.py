@@ -279,7 +279,7 @@ class MappingSettings(_Frozen):
     # record's customer has no country (a single-country shop). Never sent as user_data.country.
     default_country: str | None = Field(None, pattern=r"^[A-Z]{2}$")
     # How far in the future event_time may be (clock skew) before the event is invalid.
-    future_skew_s: int = Field(300, ge=0)
+    future_skew_s: int = Field(60, ge=0)  # Meta documents no tolerance: keep it small (capi.md §2)
 
 
 class BatchSettings(_Frozen):
