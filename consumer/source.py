@@ -27,7 +27,8 @@ log = structlog.get_logger("consumer.source")
 RevokeHook = Callable[[list[TP]], Mapping[TP, int]]
 AssignHook = Callable[[list[TP]], None]
 
-# Store and commit errors that mean "these partitions are no longer this member's".
+# Store and commit errors that mean "these partitions are no longer this member's" (or this
+# member is closing): the committed offset stays where it was, so nothing is lost.
 _NOT_OURS = frozenset(
     {
         KafkaError._STATE,
@@ -36,6 +37,7 @@ _NOT_OURS = frozenset(
         KafkaError.UNKNOWN_MEMBER_ID,
         KafkaError.ILLEGAL_GENERATION,
         KafkaError.REBALANCE_IN_PROGRESS,
+        KafkaError._DESTROY,  # the revoke hook's commit inside close(): the handle is going away
     }
 )
 _FIXED = {

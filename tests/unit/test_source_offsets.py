@@ -43,6 +43,7 @@ NOT_OURS = [
     KafkaError.UNKNOWN_MEMBER_ID,
     KafkaError.ILLEGAL_GENERATION,
     KafkaError.REBALANCE_IN_PROGRESS,
+    KafkaError._DESTROY,
 ]
 
 
