@@ -25,6 +25,7 @@ __all__ = [
     "HASHED_FIELDS",
     "HASHERS",
     "ExternalIdForm",
+    "FieldHasher",
     "Rejected",
     "hash_date_of_birth",
     "hash_field",
@@ -165,8 +166,8 @@ def _country(value: str, _country_hint: str | None) -> str | None:
 
 Normalizer = Callable[[str, str | None], str | None]
 
-# Field -> normalizer; the reason a value is dropped is "<field>.invalid" unless a check below
-# knows better (empty input, an email without a domain, too few phone digits).
+# Field -> normalizer; a value it refuses is dropped as "unrecognized" unless ``_why`` knows
+# better (an email without "@" or a domain, too few phone digits); empty input is "empty".
 HASHED_FIELDS: dict[str, Normalizer] = {
     "em": normalize_email,
     "ph": normalize_phone,

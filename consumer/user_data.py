@@ -18,6 +18,7 @@ from consumer.geo import country_code
 from consumer.normalize import (
     HASHERS,
     ExternalIdForm,
+    FieldHasher,
     Rejected,
     hash_date_of_birth,
     is_sha256_hex,
@@ -41,8 +42,21 @@ CUSTOMER_FIELDS: dict[str, str] = {
     "country": "country",
     "external_id": "external_id",
 }
-# (user_data key, Customer field, hasher), in the order Meta lists the fields.
-_CUSTOMER_HASHERS = tuple((key, source, HASHERS[key]) for key, source in CUSTOMER_FIELDS.items())
+
+
+def _lowercased(hasher: FieldHasher) -> FieldHasher:
+    return lambda value, region: hasher(value.lower(), region)
+
+
+# Per external_id form: (user_data key, Customer field, hasher), in the order Meta lists the
+# fields; with ``lowercase`` the external_id hasher lowercases first (the browser pixel's form).
+_CUSTOMER_HASHERS: dict[ExternalIdForm, tuple[tuple[str, str, FieldHasher], ...]] = {
+    "trimmed": tuple((key, source, HASHERS[key]) for key, source in CUSTOMER_FIELDS.items()),
+    "lowercase": tuple(
+        (key, source, _lowercased(HASHERS[key]) if key == "external_id" else HASHERS[key])
+        for key, source in CUSTOMER_FIELDS.items()
+    ),
+}
 _SHA256_HEX_LENGTH = 64
 # capi.md §3.1: fb.{subdomain}.{creation_ms}.{fbclid} and fb.{subdomain}.{creation_ms}.{random},
 # the random part a number; both may carry Meta's param-builder appendix as a 5th segment.
@@ -95,14 +109,11 @@ def _hash_customer(
     user_data: dict[str, Any],
     dropped: list[Dropped],
 ) -> None:
-    lowercase_ids = external_id_form == "lowercase"
-    for field, source, hasher in _CUSTOMER_HASHERS:
+    for field, source, hasher in _CUSTOMER_HASHERS[external_id_form]:
         value = customer.get(source)
         if value is None:
             continue
         if type(value) is str:  # the common case, one plain string: no list to walk
-            if lowercase_ids and field == "external_id":
-                value = value.lower()
             result = hasher(value, region)
             if type(result) is str:
                 user_data[field] = [result]
@@ -111,7 +122,7 @@ def _hash_customer(
             continue
         hashes: list[str] = []
         for item in value if isinstance(value, list) else (value,):
-            one = _hash_one(field, item, region, lowercase_ids)
+            one = _hash_one(hasher, item, region)
             if isinstance(one, Rejected):
                 dropped.append((field, one.reason))
             elif one not in hashes:
@@ -120,11 +131,9 @@ def _hash_customer(
             user_data[field] = hashes
 
 
-def _hash_one(field: str, value: object, region: str | None, lowercase_ids: bool) -> str | Rejected:
+def _hash_one(hasher: FieldHasher, value: object, region: str | None) -> str | Rejected:
     if isinstance(value, str):
-        if lowercase_ids and field == "external_id":
-            value = value.lower()
-        return HASHERS[field](value, region)
+        return hasher(value, region)
     if isinstance(value, dt.date):  # Avro date logical type (date_of_birth)
         return hash_date_of_birth(value)
     return Rejected("not_a_string")
