@@ -19,8 +19,8 @@ from typing import Any
 
 import fastavro
 
-from consumer.avro_guard import compile_guard
-from consumer.decoding import DecodeLimits, confluent_schema_id, decode_payload, decode_value
+from consumer.core.avro_guard import compile_guard
+from consumer.core.decoding import DecodeLimits, confluent_schema_id, decode_payload, decode_value
 from consumer.devstack.framing import ConfluentFramer, encode_raw, encode_single_object
 from consumer.devstack.sample import build_sample
 from consumer.schemas import ParsedSchema, load_schema_file, parse_schema_text, schema_fingerprint

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import redis
 
-from consumer.dedup import Claim, DedupStore, dedup_key
+from consumer.core.dedup import Claim, DedupStore, dedup_key
 from consumer.dedup_embedded import EmbeddedDedupStore
 from consumer.dedup_redis import RedisDedupStore
 from consumer.devstack.redis_server import EmbeddedRedis

@@ -28,7 +28,7 @@ from facebook_business.adobjects.serverside.custom_data import CustomData
 from facebook_business.adobjects.serverside.event import Event
 from facebook_business.adobjects.serverside.user_data import UserData
 
-from consumer.mapping import map_record
+from consumer.core.mapping import map_record
 from consumer.settings import Settings
 
 __all__ = ["run"]

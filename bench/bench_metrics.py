@@ -12,9 +12,9 @@ from collections.abc import Callable
 
 import orjson
 
+from consumer.core.models import Outcome
 from consumer.kafka_stats import KafkaStatus
 from consumer.metrics import Metrics
-from consumer.models import Outcome
 from consumer.stats import RunStats
 
 PIXELS = [str(1_000_000_000_000_000 + n) for n in range(50)]

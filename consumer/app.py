@@ -9,7 +9,8 @@ from collections.abc import Callable
 import structlog
 
 from consumer.bridge import Bridge
-from consumer.dedup import DedupStore, MemoryDedupStore
+from consumer.core.dedup import DedupStore, MemoryDedupStore
+from consumer.core.processing import Processor
 from consumer.dedup_embedded import EmbeddedDedupStore
 from consumer.dedup_redis import RedisDedupStore
 from consumer.delivery import Deliverer
@@ -18,7 +19,6 @@ from consumer.health import HealthServer, probes_for
 from consumer.kafka_stats import KafkaStatus
 from consumer.metrics import Metrics, TimedDedupStore
 from consumer.pipeline import Pipeline, Ticket
-from consumer.processing import Processor
 from consumer.schemas import RegistrySchemaSource, load_local_writers, load_reader_schemas
 from consumer.sender import CapiSender
 from consumer.settings import Settings

@@ -23,7 +23,7 @@ EXIT_USAGE = 2
 EXIT_FAILURE = 1
 # ``run`` allocates hundreds of objects per record, nearly all freed by reference counting (few
 # cycles). CPython's default thresholds (700, 10, 10) then run a collection every few records and
-# full ones over every in-flight event: ~8% of the consumer's CPU (README "Benchmarks", e2e).
+# full ones over every in-flight event: ~8% of the consumer's CPU (docs/benchmarks.md, e2e).
 _RUN_GC_THRESHOLDS = (50_000, 20, 20)
 
 

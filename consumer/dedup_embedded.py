@@ -1,8 +1,8 @@
 """The embedded dedup backend (default): a compact in-memory table, persisted to a local directory.
 
-Storage, and why (README "Dedup window"):
+Storage, and why (docs/architecture.md "Dedup window"):
 
-- **Memory**: :class:`~consumer.dedup_table.CompactTable`, 28 bytes per slot plus 16 bytes per
+- **Memory**: :class:`~consumer.core.dedup_table.CompactTable`, 28 bytes per slot plus 16 bytes per
   time-bucket entry; 60-95 bytes per key measured (``make bench``).
 - **Disk**: a snapshot (the raw slot array) plus a write-ahead log of 28-byte slot images, one
   ``os.write`` per batch with a CRC-32 per batch frame. Each change is written once (no B-tree
@@ -31,8 +31,8 @@ from typing import cast
 
 import structlog
 
-from consumer.dedup import Claim, Verdict, owner_digest, owner_digests
-from consumer.dedup_table import DELIVERED, SLOT_BYTES, CompactTable
+from consumer.core.dedup import Claim, Verdict, owner_digest, owner_digests
+from consumer.core.dedup_table import DELIVERED, SLOT_BYTES, CompactTable
 from consumer.errors import InfrastructureError
 
 __all__ = ["EmbeddedDedupStore"]

@@ -30,7 +30,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
-from consumer.dedup import Claim, Verdict, owner_digests
+from consumer.core.dedup import Claim, Verdict, owner_digests
 from consumer.errors import InfrastructureError
 
 __all__ = ["RedisDedupStore"]

@@ -16,11 +16,11 @@ from typing import Generic, Protocol, TypeVar
 
 import structlog
 
-from consumer.batching import Batch
-from consumer.graph_errors import GraphVerdict, Kind
-from consumer.limits import PixelLimit
-from consumer.models import CapiEvent, Failure
-from consumer.retry import Backoff
+from consumer.core.batching import Batch
+from consumer.core.graph_errors import GraphVerdict, Kind
+from consumer.core.limits import PixelLimit
+from consumer.core.models import CapiEvent, Failure
+from consumer.core.retry import Backoff
 from consumer.settings import DeliverySettings
 from consumer.stats import RunStats
 

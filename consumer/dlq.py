@@ -17,9 +17,9 @@ import structlog
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from consumer import __version__
+from consumer.core.models import Failure, SourceRecord
 from consumer.errors import DeadLetterError
 from consumer.kafka_logs import with_structlog
-from consumer.models import Failure, SourceRecord
 
 log = structlog.get_logger("consumer.dlq")
 

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from consumer.core.processing import Processor
 from consumer.dlq_payload import PayloadInspector, mask_pii
 from consumer.dlq_reader import DlqReader
 from consumer.dlq_view import DlqEntry, DlqFilter, DlqStats, parse_when, render_stats
 from consumer.errors import ConfigError, RecordError
 from consumer.logs import configure_logging
-from consumer.processing import Processor
 from consumer.replay import ReplayJob, ReplaySummary, RetryWriter
 from consumer.replay_plan import Decision
 from consumer.schemas import RegistrySchemaSource, load_reader_schemas

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from consumer.decoding import confluent_schema_id
+from consumer.core.decoding import confluent_schema_id
+from consumer.core.mapping import map_record
+from consumer.core.models import CapiEvent, SourceRecord
+from consumer.core.processing import Processor
+from consumer.core.validation import MAX_AGE_PHYSICAL_STORE_S, MAX_AGE_S
 from consumer.dlq_view import DlqEntry
 from consumer.errors import DecodeError, RecordError
-from consumer.mapping import map_record
-from consumer.models import CapiEvent, SourceRecord
-from consumer.processing import Processor
-from consumer.validation import MAX_AGE_PHYSICAL_STORE_S, MAX_AGE_S
 
 __all__ = ["EventClock", "PayloadInspector", "mask_pii", "schema_id_of"]
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
+from consumer.core.models import SourceRecord
+from consumer.core.models import TopicPartition as TP
 from consumer.errors import InfrastructureError
 from consumer.kafka_logs import with_structlog
-from consumer.models import SourceRecord
-from consumer.models import TopicPartition as TP
 from consumer.source import record_of
 
 __all__ = ["DlqReader"]

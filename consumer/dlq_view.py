@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from consumer.core.models import SourceRecord
 from consumer.dlq import HEADER_PREFIX
 from consumer.errors import ConfigError
-from consumer.models import SourceRecord
 from consumer.reasons import describe
 
 __all__ = [

@@ -1,6 +1,6 @@
 """``/livez``, ``/readyz`` and ``/metrics`` on one small aiohttp server (the only health I/O).
 
-The rules (pure functions below, documented in README "Health endpoints"):
+The rules (pure functions below, documented in docs/operations.md "Health endpoints"):
 
 - **live** while the pipeline loop has beaten within ``liveness_timeout_s``. The loop beats on
   every poll and on every retry while waiting for a dependency, so a Redis or registry outage

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 import structlog
 
-from consumer.models import TopicPartition
+from consumer.core.models import TopicPartition
 
 __all__ = ["KafkaStatistics", "KafkaStatus", "parse_statistics"]
 

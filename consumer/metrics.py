@@ -21,9 +21,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from consumer.dedup import Claim, DedupStore, Verdict
+from consumer.core.dedup import Claim, DedupStore, Verdict
+from consumer.core.models import TopicPartition
 from consumer.kafka_stats import KafkaStatus
-from consumer.models import TopicPartition
 from consumer.stats import RunStats
 
 __all__ = [

@@ -24,17 +24,17 @@ from typing import NamedTuple, Protocol, TypeVar
 
 import structlog
 
-from consumer.batching import Batch, Batcher
 from consumer.bridge import Bridge
-from consumer.dedup import Claim, DedupStore, Verdict, dedup_key, owner_of
+from consumer.core.batching import Batch, Batcher
+from consumer.core.dedup import Claim, DedupStore, Verdict, dedup_key, owner_of
+from consumer.core.mapping import Filtered
+from consumer.core.models import CapiEvent, Failure, Outcome, SourceRecord, TopicPartition
+from consumer.core.offsets import OffsetTracker
+from consumer.core.processing import Processor
+from consumer.core.retry import Backoff
 from consumer.delivery import Deliverer
 from consumer.dlq import DeadLetter
 from consumer.errors import ConsumerError
-from consumer.mapping import Filtered
-from consumer.models import CapiEvent, Failure, Outcome, SourceRecord, TopicPartition
-from consumer.offsets import OffsetTracker
-from consumer.processing import Processor
-from consumer.retry import Backoff
 from consumer.schema_wait import SchemaWait
 from consumer.settings import Settings
 from consumer.stats import RunStats

@@ -23,15 +23,15 @@ from typing import Any
 import fastavro
 import orjson
 
-from consumer.decoding import CONFLUENT_MAGIC
-from consumer.emq import estimate
+from consumer.core.decoding import CONFLUENT_MAGIC
+from consumer.core.emq import estimate
+from consumer.core.mapping import Filtered, map_record
+from consumer.core.models import CapiEvent
+from consumer.core.processing import WriterLookup
+from consumer.core.validation import violations
 from consumer.errors import RecordError
-from consumer.mapping import Filtered, map_record
-from consumer.models import CapiEvent
-from consumer.processing import WriterLookup
 from consumer.schemas import RegistrySchemaSource, load_reader_schemas
 from consumer.settings import EventType, SchemaRegistrySettings, Settings, load_settings
-from consumer.validation import violations
 
 __all__ = [
     "PREVIEW_TOKEN_PLACEHOLDER",

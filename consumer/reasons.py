@@ -1,6 +1,6 @@
 """The closed set of dead-letter reasons: what each one means and what an operator should do.
 
-One table, read by the README runbook, ``dlq stats`` and ``dlq show``. A reason is a stable,
+One table, read by the runbook (docs/operations.md), ``dlq stats`` and ``dlq show``. A reason is a stable,
 machine-readable code carried in the ``capi.dlq.reason`` header. Reasons come in families
 (``decode.*``, ``mapping.*``, ``invalid.*``) plus the send-stage reasons; a code that is not
 listed falls back to its family's entry, so a new ``invalid.*`` rule is still explained.
@@ -233,7 +233,7 @@ def describe(reason: str) -> ReasonInfo:
 
 
 def runbook_rows() -> list[tuple[str, str, str]]:
-    """(reason, meaning, action) rows in table order, for the README and ``dlq stats --reasons``."""
+    """(reason, meaning, action) rows in table order, for the runbook and ``dlq stats --reasons``."""
     named = [(f"{family}.*", info) for family, info in FAMILIES.items()] + list(REASONS.items())
     return [(reason, info.meaning, action_for(reason, info)) for reason, info in named]
 

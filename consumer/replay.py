@@ -21,12 +21,12 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from consumer.core.models import TopicPartition
 from consumer.dlq_payload import PayloadInspector
 from consumer.dlq_reader import DlqReader
 from consumer.dlq_view import DlqEntry, DlqFilter
 from consumer.errors import InfrastructureError
 from consumer.kafka_logs import with_structlog
-from consumer.models import TopicPartition
 from consumer.replay_plan import Decision, decide, replay_headers
 
 __all__ = ["ReplayJob", "ReplaySummary", "RetryWriter"]

@@ -18,11 +18,11 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 
 import structlog
 
-from consumer.decoding import CONFLUENT_MAGIC, confluent_schema_id
+from consumer.core.decoding import CONFLUENT_MAGIC, confluent_schema_id
+from consumer.core.models import SourceRecord, TopicPartition
+from consumer.core.processing import Processor
+from consumer.core.retry import Backoff
 from consumer.errors import DecodeError, InfrastructureError, MappingError
-from consumer.models import SourceRecord, TopicPartition
-from consumer.processing import Processor
-from consumer.retry import Backoff
 
 __all__ = ["REGISTRY_UNREACHABLE", "SchemaWait"]
 

@@ -20,7 +20,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.common._httpx_compat import httpx
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-from consumer.decoding import LocalWriters
+from consumer.core.decoding import LocalWriters
 from consumer.errors import ConfigError, InfrastructureError
 from consumer.settings import EventType, SchemaRegistrySettings, Settings
 

@@ -13,8 +13,8 @@ from typing import TypeVar
 import aiohttp
 
 from consumer import __version__
-from consumer.batching import Batch, request_body
-from consumer.graph_errors import GraphVerdict, classify, transport_failure
+from consumer.core.batching import Batch, request_body
+from consumer.core.graph_errors import GraphVerdict, classify, transport_failure
 from consumer.settings import MetaSettings, PixelSettings
 
 __all__ = ["CapiSender", "appsecret_proof"]

@@ -273,7 +273,7 @@ class LeadMapping(_Frozen):
 class MappingSettings(_Frozen):
     order: OrderMapping = Field(default_factory=OrderMapping)
     lead: LeadMapping = Field(default_factory=LeadMapping)
-    # The form external_id is hashed in; it must equal what the browser pixel sends (README).
+    # The form external_id is hashed in; it must equal what the browser pixel sends (docs/event-id.md).
     external_id_form: Literal["trimmed", "lowercase"] = "trimmed"
     # ISO alpha-2 country assumed for national phone numbers, states and postal codes when the
     # record's customer has no country (a single-country shop). Never sent as user_data.country.

@@ -13,11 +13,11 @@ from typing import Any
 import structlog
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from consumer.core.models import SourceRecord
+from consumer.core.models import TopicPartition as TP
 from consumer.errors import InfrastructureError
 from consumer.kafka_logs import with_structlog
 from consumer.kafka_stats import KafkaStatus
-from consumer.models import SourceRecord
-from consumer.models import TopicPartition as TP
 
 __all__ = ["KafkaSource", "RevokeHook", "consumer_config", "record_of"]
 

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from consumer.emq import estimate
-from consumer.models import CapiEvent, Outcome
+from consumer.core.emq import estimate
+from consumer.core.models import CapiEvent, Outcome
 
 __all__ = ["EmqSummary", "RunStats"]
 

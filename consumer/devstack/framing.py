@@ -18,7 +18,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from consumer.decoding import SINGLE_OBJECT_MAGIC
+from consumer.core.decoding import SINGLE_OBJECT_MAGIC
 from consumer.schemas import ParsedSchema, parse_schema_text, schema_fingerprint
 
 __all__ = ["ConfluentFramer", "encode_raw", "encode_single_object"]

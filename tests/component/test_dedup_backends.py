@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from consumer.app import build_dedup
-from consumer.dedup import Claim, Verdict, dedup_key, owner_of
+from consumer.core.dedup import Claim, Verdict, dedup_key, owner_of
 from consumer.dedup_redis import RedisDedupStore
 from consumer.devstack.redis_server import EmbeddedRedis
 from consumer.errors import ConfigError, InfrastructureError

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from consumer.dedup import Claim, DedupStore, MemoryDedupStore, Verdict, dedup_key, owner_of
+from consumer.core.dedup import Claim, DedupStore, MemoryDedupStore, Verdict, dedup_key, owner_of
 from consumer.dedup_embedded import EmbeddedDedupStore
 from consumer.dedup_redis import RedisDedupStore
 

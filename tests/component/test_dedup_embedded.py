@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from consumer.dedup import Claim, Verdict, dedup_key, owner_of
+from consumer.core.dedup import Claim, Verdict, dedup_key, owner_of
 from consumer.dedup_embedded import EmbeddedDedupStore
 from consumer.errors import InfrastructureError
 

@@ -8,10 +8,10 @@ import time
 import orjson
 import pytest
 
-from consumer.batching import Batch
+from consumer.core.batching import Batch
+from consumer.core.models import CapiEvent
 from consumer.delivery import Deliverer
 from consumer.devstack.emulator import EmulatorClient
-from consumer.models import CapiEvent
 from consumer.sender import CapiSender
 from consumer.settings import DeliverySettings, MetaSettings, PixelSettings
 from consumer.stats import RunStats

@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from consumer.batching import Batch
+from consumer.core.batching import Batch
+from consumer.core.graph_errors import GraphVerdict, Kind
 from consumer.delivery import Deliverer
-from consumer.graph_errors import GraphVerdict, Kind
 from consumer.settings import DeliverySettings
 from consumer.stats import RunStats
 from tests.component.test_delivery import _batch

@@ -18,15 +18,15 @@ from typing import Any
 import fastavro
 import pytest
 
-from consumer.batching import Batch
 from consumer.bridge import Bridge
-from consumer.dedup import DedupStore, MemoryDedupStore
+from consumer.core.batching import Batch
+from consumer.core.dedup import DedupStore, MemoryDedupStore
+from consumer.core.graph_errors import GraphVerdict, Kind
+from consumer.core.models import SourceRecord, TopicPartition
+from consumer.core.processing import Processor
 from consumer.delivery import Deliverer, Poster
 from consumer.dlq import HEADER_PREFIX, DeadLetter, dlq_headers
-from consumer.graph_errors import GraphVerdict, Kind
-from consumer.models import SourceRecord, TopicPartition
 from consumer.pipeline import Pipeline, Ticket
-from consumer.processing import Processor
 from consumer.schemas import load_reader_schemas
 from consumer.settings import Settings
 from consumer.stats import RunStats

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from consumer.core.models import SourceRecord
+from consumer.core.processing import Processor
 from consumer.errors import InfrastructureError
-from consumer.models import SourceRecord
-from consumer.processing import Processor
 from consumer.schema_wait import SchemaWait
 from tests.fixtures.factories import make_settings
 

@@ -11,13 +11,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from consumer.batching import Batch
 from consumer.bridge import Bridge
-from consumer.dedup import Claim, MemoryDedupStore, Verdict
+from consumer.core.batching import Batch
+from consumer.core.dedup import Claim, MemoryDedupStore, Verdict
+from consumer.core.graph_errors import GraphVerdict, Kind
+from consumer.core.models import SourceRecord, TopicPartition
 from consumer.delivery import Poster
 from consumer.errors import InfrastructureError
-from consumer.graph_errors import GraphVerdict, Kind
-from consumer.models import SourceRecord, TopicPartition
 from consumer.pipeline import Pipeline
 from tests.component.test_dlq_reasons import (
     CapturingWriter,

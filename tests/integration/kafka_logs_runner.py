@@ -14,13 +14,13 @@ import contextlib
 import sys
 from typing import Any
 
+from consumer.core.models import Failure, SourceRecord
 from consumer.devstack.broker import client_overrides
 from consumer.dlq import DeadLetter, DeadLetterWriter
 from consumer.dlq_reader import DlqReader
 from consumer.dlq_view import DlqEntry
 from consumer.errors import DeadLetterError, InfrastructureError
 from consumer.logs import configure_logging
-from consumer.models import Failure, SourceRecord
 from consumer.replay import RetryWriter
 from consumer.source import KafkaSource, consumer_config
 from consumer.topics import existing_topics

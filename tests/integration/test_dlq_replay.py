@@ -25,7 +25,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from consumer import cli
 from consumer.app import run_consumer
-from consumer.dedup import Claim, DedupStore, MemoryDedupStore, Verdict
+from consumer.core.dedup import Claim, DedupStore, MemoryDedupStore, Verdict
 from consumer.devstack.broker import create_topics
 from consumer.devstack.emulator import EmbeddedEmulator, EmulatorClient
 from consumer.dlq import DeadLetterWriter

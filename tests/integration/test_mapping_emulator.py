@@ -7,14 +7,14 @@ from decimal import Decimal
 
 import pytest
 
-from consumer.batching import Batch
+from consumer.core.batching import Batch
+from consumer.core.graph_errors import Kind
+from consumer.core.mapping import map_record
+from consumer.core.models import CapiEvent
+from consumer.core.validation import validate_event
 from consumer.devstack.emulator import EmbeddedEmulator, EmulatorClient
-from consumer.graph_errors import Kind
-from consumer.mapping import map_record
-from consumer.models import CapiEvent
 from consumer.sender import CapiSender
 from consumer.settings import Settings
-from consumer.validation import validate_event
 from tests.fixtures.emulator import EMULATOR_PIXELS, PIXEL_PLAIN
 from tests.fixtures.factories import make_lead, make_order
 

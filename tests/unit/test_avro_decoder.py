@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumer.avro_decoder import compile_decoder, decoder_source
-from consumer.avro_guard import DecodeLimits, compile_guard
+from consumer.core.avro_decoder import compile_decoder, decoder_source
+from consumer.core.avro_guard import DecodeLimits, compile_guard
 from consumer.devstack.framing import encode_raw
 from consumer.errors import DecodeError
 from consumer.schemas import ParsedSchema

@@ -10,7 +10,7 @@ from typing import Any
 import fastavro
 import pytest
 
-from consumer.avro_guard import DecodeLimits, compile_guard, guard_source
+from consumer.core.avro_guard import DecodeLimits, compile_guard, guard_source
 from consumer.devstack.framing import encode_raw
 from consumer.devstack.sample import build_sample
 from consumer.errors import DecodeError

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import orjson
 
-from consumer.batching import Batcher, request_body
-from consumer.models import CapiEvent
+from consumer.core.batching import Batcher, request_body
+from consumer.core.models import CapiEvent
 
 
 class FakeClock:

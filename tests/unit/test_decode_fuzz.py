@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumer.decoding import DecodeLimits, decode_payload, decode_value
+from consumer.core.decoding import DecodeLimits, decode_payload, decode_value
 from consumer.devstack.framing import encode_single_object
 from consumer.devstack.sample import build_sample
 from consumer.errors import DecodeError

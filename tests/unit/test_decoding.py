@@ -11,7 +11,7 @@ from typing import Any
 import fastavro
 import pytest
 
-from consumer.decoding import DecodeLimits, decode_value, unframe
+from consumer.core.decoding import DecodeLimits, decode_value, unframe
 from consumer.devstack.framing import ConfluentFramer, encode_raw, encode_single_object
 from consumer.devstack.sample import build_sample
 from consumer.errors import DecodeError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from consumer.dedup import Entry, State, Verdict, decide, dedup_key, owner_digest, owner_of
+from consumer.core.dedup import Entry, State, Verdict, decide, dedup_key, owner_digest, owner_of
 
 NOW = 1_000.0
 OWNER = owner_of("orders", 3, 42)

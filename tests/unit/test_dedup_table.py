@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from consumer.dedup import dedup_key
-from consumer.dedup_table import DELIVERED, CompactTable
+from consumer.core.dedup import dedup_key
+from consumer.core.dedup_table import DELIVERED, CompactTable
 
 OWNER_A = b"A" * 8
 OWNER_B = b"B" * 8

@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
+from consumer.core.models import SourceRecord
 from consumer.dlq_view import DlqEntry, DlqFilter, DlqStats, parse_when, render_stats
 from consumer.errors import ConfigError
-from consumer.models import SourceRecord
 from tests.fixtures.factories import NOW
 
 HOUR = dt.timedelta(hours=1)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from consumer.emq import MAX_SCORE, estimate
-from consumer.mapping import map_record
-from consumer.models import CapiEvent
+from consumer.core.emq import MAX_SCORE, estimate
+from consumer.core.mapping import map_record
+from consumer.core.models import CapiEvent
 from consumer.stats import RunStats
 from tests.fixtures.factories import PIXEL, make_order, make_settings
 

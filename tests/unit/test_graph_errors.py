@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from consumer.graph_errors import Kind, classify
+from consumer.core.graph_errors import Kind, classify
 
 
 def _error(code: int, subcode: int | None = None, transient: bool | None = None) -> bytes:

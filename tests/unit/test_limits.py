@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from consumer.limits import PixelLimit
+from consumer.core.limits import PixelLimit
 
 
 def test_throttle_halves_and_waits() -> None:

@@ -9,10 +9,10 @@ import orjson
 import pytest
 from pydantic import ValidationError as PydanticValidationError
 
+from consumer.core.mapping import Filtered, map_record
+from consumer.core.models import CapiEvent
+from consumer.core.normalize import sha256_hex
 from consumer.errors import MappingError
-from consumer.mapping import Filtered, map_record
-from consumer.models import CapiEvent
-from consumer.normalize import sha256_hex
 from tests.fixtures.factories import NOW, PIXEL, TEST_PIXEL, make_lead, make_order, make_settings
 
 EM_JOHN = "62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f"

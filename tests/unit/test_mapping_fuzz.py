@@ -21,11 +21,11 @@ import orjson
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from consumer.core.mapping import map_record
+from consumer.core.models import CapiEvent
+from consumer.core.validation import violations
 from consumer.devstack import emulator_rules
 from consumer.errors import RecordError
-from consumer.mapping import map_record
-from consumer.models import CapiEvent
-from consumer.validation import violations
 from tests.fixtures.factories import (
     NOW,
     PIXEL,

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from consumer.normalize import (
+from consumer.core.normalize import (
     HASHED_FIELDS,
     Rejected,
     hash_field,

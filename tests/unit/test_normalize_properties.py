@@ -7,8 +7,8 @@ import re
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from consumer.normalize import HASHED_FIELDS, Rejected, hash_field
-from consumer.phone import _fast, normalize_phone_slow
+from consumer.core.normalize import HASHED_FIELDS, Rejected, hash_field
+from consumer.core.phone import _fast, normalize_phone_slow
 
 FIELDS = sorted(HASHED_FIELDS)
 COUNTRIES = st.sampled_from([None, "US", "GB", "FR", "DE", "IT", "BR", "IN", "JP", "CA", "MX"])

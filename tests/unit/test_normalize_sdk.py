@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from facebook_business.adobjects.serverside.normalize import Normalize
 
-from consumer.normalize import hash_value, sha256_hex
+from consumer.core.normalize import hash_value, sha256_hex
 
 # (field, raw, customer country) where docs and SDK give the same normalized value.
 AGREE: list[tuple[str, str, str | None]] = [

@@ -9,10 +9,10 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from consumer.core.models import Outcome, TopicPartition
 from consumer.health import liveness, readiness
 from consumer.kafka_stats import KafkaStatus, parse_statistics
 from consumer.metrics import RUN_COUNTERS, Metrics, RunStatsCollector
-from consumer.models import Outcome, TopicPartition
 from consumer.stats import RunStats
 
 STATISTICS = {

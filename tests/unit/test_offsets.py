@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from consumer.offsets import OffsetTracker, PartitionOffsets
+from consumer.core.offsets import OffsetTracker, PartitionOffsets
 
 TP = ("orders", 0)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from consumer.decoding import LocalWriters
+from consumer.core.decoding import LocalWriters
+from consumer.core.models import Failure, SourceRecord
+from consumer.core.processing import SOURCE_TOPIC_HEADER, Processor
 from consumer.devstack.framing import encode_raw, encode_single_object
-from consumer.models import Failure, SourceRecord
-from consumer.processing import SOURCE_TOPIC_HEADER, Processor
 from consumer.schemas import load_schema_file, schema_fingerprint
 from tests.fixtures.factories import make_order, make_settings
 

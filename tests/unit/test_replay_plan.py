@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
+from consumer.core.models import Failure, SourceRecord
 from consumer.dlq import DeadLetter, dlq_headers, origin_of, replay_count
 from consumer.dlq_payload import EventClock, mask_pii
 from consumer.dlq_view import DlqEntry
-from consumer.models import Failure, SourceRecord
 from consumer.replay_plan import Decision, decide, replay_headers
 from tests.fixtures.factories import NOW, make_order
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from consumer.decoding import DecodeLimits, confluent_schema_id, decode_value
+from consumer.core.decoding import DecodeLimits, confluent_schema_id, decode_value
+from consumer.core.mapping import map_record
 from consumer.devstack.framing import ConfluentFramer
 from consumer.errors import DecodeError
-from consumer.mapping import map_record
 from consumer.schemas import ParsedSchema, parse_schema_text
 from consumer.settings import Settings
 from tests.fixtures.factories import make_order

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from consumer.core.mapping import map_record
+from consumer.core.models import CapiEvent
+from consumer.core.validation import validate_event, violations
 from consumer.errors import ValidationError
-from consumer.mapping import map_record
-from consumer.models import CapiEvent
-from consumer.validation import validate_event, violations
 from tests.fixtures.factories import NOW, make_order, make_settings
 
 DAY = dt.timedelta(days=1)

@@ -24,8 +24,8 @@ from typing import Any, Literal, NamedTuple, Protocol
 
 import fastavro
 
-from consumer.avro_decoder import compile_decoder
-from consumer.avro_guard import DecodeLimits, compile_guard
+from consumer.core.avro_decoder import compile_decoder
+from consumer.core.avro_guard import DecodeLimits, compile_guard
 from consumer.errors import DecodeError
 
 __all__ = [

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from consumer.geo import country_code
-from consumer.normalize import (
+from consumer.core.geo import country_code
+from consumer.core.normalize import (
     HASHERS,
     ExternalIdForm,
     FieldHasher,

@@ -13,11 +13,11 @@ from typing import Any
 
 import orjson
 
-from consumer.custom_data import lead_custom_data, order_custom_data
+from consumer.core.custom_data import lead_custom_data, order_custom_data
+from consumer.core.models import CapiEvent
+from consumer.core.user_data import build_user_data
 from consumer.errors import MappingError
-from consumer.models import CapiEvent
 from consumer.settings import EventType, LeadMapping, OrderMapping, Settings
-from consumer.user_data import build_user_data
 
 __all__ = ["Filtered", "map_record", "render_event_id"]
 

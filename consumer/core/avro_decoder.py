@@ -22,7 +22,7 @@ from typing import Any
 
 from fastavro.read import LOGICAL_READERS
 
-from consumer.avro_guard import (
+from consumer.core.avro_guard import (
     RUNTIME,
     Budget,
     DecodeLimits,

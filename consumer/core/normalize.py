@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from consumer.geo import country_code, letters_only, normalize_postal_code, normalize_state
-from consumer.phone import MIN_PHONE_DIGITS, normalize_phone
+from consumer.core.geo import country_code, letters_only, normalize_postal_code, normalize_state
+from consumer.core.phone import MIN_PHONE_DIGITS, normalize_phone
 
 __all__ = [
     "HASHED_FIELDS",

@@ -12,8 +12,8 @@ from typing import Any
 
 import orjson
 
+from consumer.core.models import CapiEvent
 from consumer.errors import ValidationError
-from consumer.models import CapiEvent
 
 __all__ = ["INSUFFICIENT_COMBINATIONS", "MAX_AGE_S", "validate_event", "violations"]
 

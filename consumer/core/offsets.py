@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from consumer.models import TopicPartition
+from consumer.core.models import TopicPartition
 
 __all__ = ["OffsetTracker", "PartitionOffsets"]
 

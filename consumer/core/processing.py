@@ -10,12 +10,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from consumer.decoding import DecodeLimits, LocalWriters, decode_value
+from consumer.core.decoding import DecodeLimits, LocalWriters, decode_value
+from consumer.core.mapping import Filtered, map_record
+from consumer.core.models import CapiEvent, Failure, SourceRecord
+from consumer.core.validation import validate_event
 from consumer.errors import MappingError, RecordError
-from consumer.mapping import Filtered, map_record
-from consumer.models import CapiEvent, Failure, SourceRecord
 from consumer.settings import EventType, Settings, TopicSettings
-from consumer.validation import validate_event
 
 __all__ = ["SOURCE_TOPIC_HEADER", "Processor", "Result", "WriterLookup"]
 

@@ -12,7 +12,7 @@ from typing import Generic, TypeVar
 
 import orjson
 
-from consumer.models import CapiEvent
+from consumer.core.models import CapiEvent
 
 __all__ = ["Batch", "Batcher", "request_body"]
 
