@@ -1,4 +1,4 @@
-"""The dead-letter reason table: closed, complete, and the README runbook lists all of it."""
+"""The dead-letter reason table: closed, complete, and the runbook (docs/operations.md) lists all of it."""
 
 from __future__ import annotations
 
@@ -42,8 +42,8 @@ class TestReasonTable:
         assert (False, True) == (info.replay_helps, "consumer_version" in info.action)
 
     def test_readme_runbook_lists_every_reason(self) -> None:
-        """The README runbook table has a row for every family and every reason."""
-        readme = (ROOT / "README.md").read_text()
+        """The runbook table (docs/operations.md) has a row for every family and every reason."""
+        readme = (ROOT / "docs" / "operations.md").read_text()
 
         missing = [reason for reason, _, _ in runbook_rows() if f"`{reason}`" not in readme]
 
