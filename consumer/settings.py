@@ -153,7 +153,10 @@ class PixelSettings(_Frozen):
         updates: dict[str, SecretStr] = {}
         for field in ("access_token", "app_secret"):
             path: Path | None = getattr(self, f"{field}_file")
-            if getattr(self, field) is None and path is not None:
+            if getattr(self, field) is not None and path is not None:
+                # The file is watched for rotations (consumer/pixel_credentials.py): one source.
+                raise ValueError(f"{field} is set (environment) and so is {field}_file: keep one")
+            if path is not None:
                 try:
                     updates[field] = SecretStr(path.read_text().strip())
                 except OSError as exc:
@@ -172,6 +175,8 @@ class MetaSettings(_Frozen):
     request_timeout_s: float = Field(10.0, gt=0)
     partner_agent: str | None = None
     user_agent: str = "capi-consumer"
+    # How often a pixel's access_token_file / app_secret_file are checked for a rotated secret.
+    secret_file_check_s: float = Field(5.0, gt=0)
 
 
 # custom_data keys our mapping owns (capi.md §4); a configured extra property may not reuse one.
