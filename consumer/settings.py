@@ -432,10 +432,14 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 def _yaml_problem(exc: yaml.YAMLError) -> str:
     """The problem and its line/column, one line, without PyYAML's snippet of the file (the
     offending line could hold a secret)."""
-    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
-        mark = exc.problem_mark
-        return f"{exc.problem} (line {mark.line + 1}, column {mark.column + 1})"
-    return type(exc).__name__
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return type(exc).__name__
+    parts = [
+        f"{text} (line {mark.line + 1}, column {mark.column + 1})"
+        for text, mark in ((exc.context, exc.context_mark), (exc.problem, exc.problem_mark))
+        if text and mark is not None
+    ]
+    return ": ".join(parts) or type(exc).__name__
 
 
 def _describe(exc: PydanticValidationError) -> str:
