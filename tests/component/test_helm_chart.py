@@ -177,11 +177,16 @@ def test_rendered_config_is_a_valid_settings_file(
     """The ConfigMap's config.yaml loads with the consumer's own settings model."""
     manifests = render(values_of(path))
     (config_map,) = [m for m in of_kind(manifests, "ConfigMap") if "config.yaml" in m["data"]]
+    data = yaml.safe_load(config_map["data"]["config.yaml"])
+    pixels = data.get("pixels") or {}
+    for pixel, fields in pixels.items():
+        if fields.get("access_token_file"):  # the mounted Secret, here a local file
+            fields["access_token_file"] = str(tmp_path / f"token-{pixel}")
+            Path(fields["access_token_file"]).write_text("from-the-mounted-secret")
+        else:
+            monkeypatch.setenv(f"CAPI_PIXELS__{pixel}__ACCESS_TOKEN", "from-the-secret")
     config = tmp_path / "config.yaml"
-    config.write_text(config_map["data"]["config.yaml"])
-    pixels = yaml.safe_load(config.read_text()).get("pixels") or {}
-    for pixel in pixels:
-        monkeypatch.setenv(f"CAPI_PIXELS__{pixel}__ACCESS_TOKEN", "from-the-secret")
+    config.write_text(yaml.safe_dump(data))
     for _pod, container in containers(manifests):
         for env in container["env"]:
             if "valueFrom" in env:
