@@ -399,6 +399,21 @@ class TestPersistence:
         assert [] == of_kind(manifests, "StatefulSet")
         assert "volumeClaimTemplates" not in deployment["spec"]
 
+    def test_config_url_takes_only_the_password_from_the_secret(self) -> None:
+        """A credential-free config.dedup.redis_url stays; the Secret adds only the password."""
+        values = {
+            **REDIS,
+            "config": {
+                "kafka": KAFKA,
+                "dedup": {"backend": "redis", "redis_url": "redis://r:6379"},
+            },
+        }
+        (container,) = workload(render(values))["spec"]["template"]["spec"]["containers"]
+
+        assert ["CAPI_DEDUP__REDIS_PASSWORD"] == [
+            e["name"] for e in container["env"] if "valueFrom" in e
+        ]
+
     def test_config_change_rolls_the_pods(self) -> None:
         """The pod template's config checksum changes with the config (pods roll)."""
         sums = [

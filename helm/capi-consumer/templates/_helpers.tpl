@@ -76,11 +76,15 @@ Refuse values that would break the dedup guarantee; each message names the fix.
 {{- end }}
 {{- end }}
 
-{{/* Redis address and password from the user's Secret (backend redis). */}}
+{{/*
+Redis address and password from the user's Secret (backend redis). A (credential-free)
+config.dedup.redis_url is used as it is: then only the password comes from the Secret.
+*/}}
 {{- define "capi-consumer.redisEnv" -}}
 {{- $r := .Values.redis }}
+{{- $dedup := default dict .Values.config.dedup }}
 {{- if and (eq (include "capi-consumer.dedupBackend" .) "redis") $r.existingSecret }}
-{{- if $r.urlKey }}
+{{- if and $r.urlKey (not $dedup.redis_url) }}
 - name: CAPI_DEDUP__REDIS_URL
   valueFrom:
     secretKeyRef: {name: {{ $r.existingSecret | quote }}, key: {{ $r.urlKey | quote }}}
