@@ -15,6 +15,7 @@ from consumer.dedup_embedded import EmbeddedDedupStore
 from consumer.dedup_redis import RedisDedupStore
 from consumer.delivery import Deliverer
 from consumer.dlq import DeadLetterWriter
+from consumer.errors import ConfigError
 from consumer.health import HealthServer, probes_for
 from consumer.kafka_stats import KafkaStatus
 from consumer.metrics import Metrics, TimedDedupStore
@@ -26,7 +27,7 @@ from consumer.source import KafkaSource, consumer_config
 from consumer.stats import RunStats
 from consumer.topics import ensure_topics
 
-__all__ = ["build_dedup", "create_dlq_topics", "run_consumer"]
+__all__ = ["build_dedup", "check_dedup_backend", "create_dlq_topics", "run_consumer"]
 
 log = structlog.get_logger("consumer.app")
 
@@ -49,6 +50,27 @@ def build_dedup(settings: Settings, clock: Callable[[], float] = time.time) -> D
             prefix=dedup.redis_prefix,
         )
     return MemoryDedupStore(dedup.window_s, dedup.pending_ttl_s, clock)
+
+
+def check_dedup_backend(settings: Settings, *, allow_memory: bool) -> None:
+    """Refuse the ``memory`` backend unless development allows it, and warn when it does.
+
+    ``memory`` forgets the 48-hour window on every restart, and every repeat inside it is then
+    sent to Meta again: ``capi-consumer run`` accepts it only with ``--allow-memory-dedup``.
+    """
+    if settings.dedup.backend != "memory":
+        return
+    if not allow_memory:
+        raise ConfigError(
+            "dedup.backend: memory forgets the dedup window on every restart (repeats would reach "
+            "Meta again); use embedded (one replica, dedup.path on a persistent volume) or redis "
+            "(several replicas), or pass --allow-memory-dedup for development only"
+        )
+    log.warning(
+        "dedup.memory_backend",
+        detail="development only: the dedup window is lost on restart",
+        window_s=settings.dedup.window_s,
+    )
 
 
 def create_dlq_topics(settings: Settings) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from consumer.devstack.emulator_args import add_emulator_arguments
 from consumer.errors import ConsumerError
 
 __all__ = ["main"]
@@ -34,6 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="consume until SIGTERM/SIGINT")
     run.add_argument("--config", type=Path, required=True, help="YAML settings file")
+    run.add_argument(
+        "--allow-memory-dedup",
+        action="store_true",
+        help="development only: accept dedup.backend memory (forgets the window on restart)",
+    )
     check = commands.add_parser(
         "check-config", help="validate a settings file and print it with secrets masked"
     )
@@ -48,9 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     emulator = commands.add_parser(
         "emulator", help="serve the CAPI emulator (a test double of Meta)"
     )
-    emulator.add_argument(
-        "rest", nargs=argparse.REMAINDER, help="--port N [--pixels-file FILE] [--light]"
-    )
+    add_emulator_arguments(emulator)
     return parser
 
 
@@ -92,7 +96,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "check-config":
         return _check_config(args.config)
     if args.command == "run":
-        return _run(args.config)
+        return _run(args.config, allow_memory_dedup=args.allow_memory_dedup)
     if args.command == "dlq":
         from consumer.dlq_cli import run_dlq
 
@@ -112,9 +116,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         from consumer.devstack.demo import run_demo
 
         return run_demo(args.config, orders=args.orders, leads=args.leads, seed=args.seed)
-    from consumer.devstack.emulator import main as emulator_main
+    from consumer.devstack.emulator import serve as serve_emulator
 
-    return emulator_main(args.rest)
+    return serve_emulator(args)
 
 
 def _check_config(path: Path) -> int:
@@ -125,13 +129,14 @@ def _check_config(path: Path) -> int:
     return 0
 
 
-def _run(path: Path) -> int:
-    from consumer.app import run_consumer
+def _run(path: Path, *, allow_memory_dedup: bool = False) -> int:
+    from consumer.app import check_dedup_backend, run_consumer
     from consumer.logs import configure_logging
     from consumer.settings import load_settings
 
     settings = load_settings(path)
     configure_logging(settings.observability.log_format, settings.observability.log_level)
+    check_dedup_backend(settings, allow_memory=allow_memory_dedup)
     gc.freeze()  # what startup built (modules, settings) is never scanned again
     gc.set_threshold(*_RUN_GC_THRESHOLDS)
 

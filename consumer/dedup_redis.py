@@ -31,6 +31,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
 from consumer.core.dedup import Claim, Verdict, owner_digests
+from consumer.credentials import mask_url_credentials
 from consumer.errors import InfrastructureError
 
 __all__ = ["RedisDedupStore"]
@@ -147,4 +148,7 @@ class RedisDedupStore:
         try:
             return await script(args=[self._prefix, keys, *args])
         except (RedisError, OSError) as exc:
-            raise InfrastructureError(f"dedup store (redis): {type(exc).__name__}: {exc}") from exc
+            detail = mask_url_credentials(str(exc))  # never the URL's password
+            raise InfrastructureError(
+                f"dedup store (redis): {type(exc).__name__}: {detail}"
+            ) from exc

@@ -27,12 +27,12 @@ from typing import Any
 
 import structlog
 
+from consumer.credentials import is_secret_key
+
 __all__ = ["EVENT", "with_structlog"]
 
 EVENT = "librdkafka.log"
 _REDACTED = "[redacted]"
-# Config keys whose values must never be logged: librdkafka's own sensitive properties.
-_SECRET_MARKS = ("password", "secret", "ssl.key.pem", "sasl.oauthbearer.config")
 _LEVELS = frozenset({logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.CRITICAL})
 
 log = structlog.get_logger("consumer.librdkafka")
@@ -50,7 +50,7 @@ def _secrets(conf: Mapping[str, Any]) -> tuple[str, ...]:
     values = {
         value
         for key, value in conf.items()
-        if isinstance(value, str) and value and any(mark in key for mark in _SECRET_MARKS)
+        if isinstance(value, str) and value and is_secret_key(key)
     }
     return tuple(sorted(values, key=len, reverse=True))
 

@@ -1,4 +1,9 @@
-"""structlog setup: JSON lines off a TTY, a console renderer on one; ids and reasons only, no PII."""
+"""structlog setup: JSON lines off a TTY, a console renderer on one; ids and reasons only, no PII.
+
+Defences against a secret slipping into a line: the userinfo of any URL in a string value is
+masked (a Redis or registry URL inside an error message), and tracebacks are plain (rich's
+default shows local variables, which may hold a token).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,11 @@ from typing import Literal
 
 import orjson
 import structlog
+from structlog.typing import EventDict, WrappedLogger
 
-__all__ = ["configure_logging"]
+from consumer.credentials import mask_url_credentials
+
+__all__ = ["configure_logging", "mask_url_userinfo"]
 
 _LEVELS = {
     "debug": logging.DEBUG,
@@ -32,7 +40,7 @@ def configure_logging(
     """
     use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
     renderer: structlog.typing.Processor = (
-        structlog.dev.ConsoleRenderer()
+        structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
         if use_console
         else structlog.processors.JSONRenderer(serializer=orjson.dumps)
     )
@@ -41,12 +49,21 @@ def configure_logging(
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            mask_url_userinfo,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
         logger_factory=_print_to_stderr if use_console else _write_to_stderr,
         cache_logger_on_first_use=cache,
     )
+
+
+def mask_url_userinfo(_logger: WrappedLogger, _method: str, event: EventDict) -> EventDict:
+    """Replace ``user:password@`` in every URL of the line's string values by ``***@``."""
+    for key, value in event.items():
+        if isinstance(value, str) and "://" in value:
+            event[key] = mask_url_credentials(value)
+    return event
 
 
 # The factories look ``sys.stderr`` up when a logger is bound (once with ``cache``, else on every

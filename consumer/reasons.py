@@ -209,7 +209,7 @@ REASONS: dict[str, ReasonInfo] = {
     ),
     "auth": ReasonInfo(
         "Meta refused the pixel's token or permission (190, 102, 10, 200-299, 100/33), or HTTP 401/403/404 came without a Graph error (check meta.base_url and the API version).",
-        "Fix the pixel's access token (secret) and restart, then `capi-consumer dlq replay --reason auth --pixel ID`.",
+        "Fix the pixel's access token (secret): a token file is re-read without a restart, an environment variable needs a rollout; then `capi-consumer dlq replay --reason auth --pixel ID`.",
         True,
     ),
     "retries_exhausted": ReasonInfo(

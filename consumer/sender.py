@@ -1,7 +1,10 @@
 """The HTTP shell: POST one batch to the Conversions API through one pooled aiohttp session.
 
 Only this module speaks HTTP to Meta. It turns every answer, timeout and connection error into
-a ``GraphVerdict``; deciding what to do about it is the deliverer's job.
+a ``GraphVerdict``; deciding what to do about it is the deliverer's job. One exception: when Meta
+refuses a token that comes from a file, the file is re-read and, if the token was rotated, the
+request is sent once more with the new one (:mod:`consumer.pixel_credentials`), so a rotation
+never dead-letters a cool-down's worth of events.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import aiohttp
 
 from consumer import __version__
 from consumer.core.batching import Batch, request_body
-from consumer.core.graph_errors import GraphVerdict, classify, transport_failure
+from consumer.core.graph_errors import GraphVerdict, Kind, classify, transport_failure
+from consumer.pixel_credentials import PixelCredentials
 from consumer.settings import MetaSettings, PixelSettings
 
 __all__ = ["CapiSender", "appsecret_proof"]
@@ -34,6 +38,10 @@ class CapiSender:
     def __init__(self, meta: MetaSettings, pixels: dict[str, PixelSettings]) -> None:
         self._meta = meta
         self._pixels = pixels
+        self._credentials = {
+            pixel_id: PixelCredentials(pixel_id, pixel, check_interval_s=meta.secret_file_check_s)
+            for pixel_id, pixel in pixels.items()
+        }
         self._session: aiohttp.ClientSession | None = None
         self._timeout = aiohttp.ClientTimeout(total=meta.request_timeout_s)
 
@@ -47,10 +55,20 @@ class CapiSender:
         return self._session
 
     async def post(self, batch: Batch[T]) -> GraphVerdict:
-        """One attempt. Never raises for HTTP or network trouble: that is a verdict too."""
+        """One attempt (two when Meta refused a token its file has since replaced). Never raises
+        for HTTP or network trouble: that is a verdict too."""
+        credentials = self._credentials[batch.pixel_id]
+        await credentials.refresh_if_due()
+        token = credentials.access_token
+        verdict = await self._post_once(batch, token, credentials.app_secret)
+        if verdict.kind is Kind.AUTH and await credentials.reload_after_auth_failure(token):
+            verdict = await self._post_once(batch, credentials.access_token, credentials.app_secret)
+        return verdict
+
+    async def _post_once(self, batch: Batch[T], token: str, app_secret: str | None) -> GraphVerdict:
         pixel = self._pixels[batch.pixel_id]
         url = f"{self._meta.base_url.rstrip('/')}/{pixel.api_version}/{batch.pixel_id}/events"
-        headers, params = self._auth(pixel)
+        headers, params = self._auth(token, app_secret)
         try:
             async with self._get_session().post(
                 url,
@@ -65,14 +83,12 @@ class CapiSender:
             return transport_failure(type(exc).__name__)
 
     @staticmethod
-    def _auth(pixel: PixelSettings) -> tuple[dict[str, str], dict[str, str]]:
+    def _auth(token: str, app_secret: str | None) -> tuple[dict[str, str], dict[str, str]]:
         """Token in the Authorization header (never in a URL that could reach a log)."""
-        assert pixel.access_token is not None  # settings guarantee it  # noqa: S101
-        token = pixel.access_token.get_secret_value()
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         params = {}
-        if pixel.app_secret is not None:
-            params["appsecret_proof"] = appsecret_proof(token, pixel.app_secret.get_secret_value())
+        if app_secret is not None:
+            params["appsecret_proof"] = appsecret_proof(token, app_secret)
         return headers, params
 
     async def close(self) -> None:

@@ -2,13 +2,13 @@
 
 Precedence, highest first: environment (``CAPI_KAFKA__GROUP_ID=x``; nested keys joined by
 ``__``), then the YAML file, then the defaults below. Secrets (access tokens, app secrets,
-passwords) are refused in the YAML file: they come from the environment
-(``CAPI_PIXELS__<pixel_id>__ACCESS_TOKEN``) or from mounted files (``access_token_file``).
+passwords, any secret-shaped key, URLs with credentials: :mod:`consumer.credentials`) are refused in
+the YAML file: they come from the environment (``CAPI_PIXELS__<pixel_id>__ACCESS_TOKEN``) or from
+mounted files (``access_token_file``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from consumer.credentials import find_secrets, mask_secrets
 from consumer.errors import ConfigError
 
 __all__ = [
@@ -54,10 +55,6 @@ ActionSource = Literal[
     "other",
 ]
 
-# Keys whose values are secrets: never accepted from the YAML file.
-SECRET_KEYS = frozenset(
-    {"access_token", "app_secret", "sasl_password", "basic_auth_password", "redis_password"}
-)
 MAX_EVENTS_PER_REQUEST = 1000  # Meta's documented cap per request (capi.md §5)
 _REPO_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 
@@ -156,7 +153,10 @@ class PixelSettings(_Frozen):
         updates: dict[str, SecretStr] = {}
         for field in ("access_token", "app_secret"):
             path: Path | None = getattr(self, f"{field}_file")
-            if getattr(self, field) is None and path is not None:
+            if getattr(self, field) is not None and path is not None:
+                # The file is watched for rotations (consumer/pixel_credentials.py): one source.
+                raise ValueError(f"{field} is set (environment) and so is {field}_file: keep one")
+            if path is not None:
                 try:
                     updates[field] = SecretStr(path.read_text().strip())
                 except OSError as exc:
@@ -175,6 +175,8 @@ class MetaSettings(_Frozen):
     request_timeout_s: float = Field(10.0, gt=0)
     partner_agent: str | None = None
     user_agent: str = "capi-consumer"
+    # How often a pixel's access_token_file / app_secret_file are checked for a rotated secret.
+    secret_file_check_s: float = Field(5.0, gt=0)
 
 
 # custom_data keys our mapping owns (capi.md §4); a configured extra property may not reuse one.
@@ -399,12 +401,10 @@ def load_settings(path: Path | None, *, token_placeholder: str | None = None) ->
     in the file; a token from the environment still wins.
     """
     raw = _read_yaml(path) if path is not None else {}
-    secret_paths = list(_secret_paths(raw))
-    if secret_paths:
-        raise ConfigError(
-            f"{secret_paths[0]}: secrets are not allowed in the config file; "
-            "set them in the environment (CAPI_...__ACCESS_TOKEN) or use a *_file field"
-        )
+    findings = list(find_secrets(raw))
+    if findings:
+        more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
+        raise ConfigError(findings[0].refusal() + more)
     if token_placeholder is not None:
         for pixel in (raw.get("pixels") or {}).values():
             if isinstance(pixel, dict) and pixel.get("access_token_file") is None:
@@ -421,7 +421,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(exc)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -429,14 +429,17 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _secret_paths(node: Any, prefix: str = "") -> Iterator[str]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            path = f"{prefix}.{key}" if prefix else str(key)
-            if key in SECRET_KEYS and value is not None:
-                yield path
-            else:
-                yield from _secret_paths(value, path)
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """The problem and its line/column, one line, without PyYAML's snippet of the file (the
+    offending line could hold a secret)."""
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return type(exc).__name__
+    parts = [
+        f"{text} (line {mark.line + 1}, column {mark.column + 1})"
+        for text, mark in ((exc.context, exc.context_mark), (exc.problem, exc.problem_mark))
+        if text and mark is not None
+    ]
+    return ": ".join(parts) or type(exc).__name__
 
 
 def _describe(exc: PydanticValidationError) -> str:
@@ -448,17 +451,7 @@ def _describe(exc: PydanticValidationError) -> str:
 
 
 def masked(settings: Settings) -> dict[str, Any]:
-    """The effective settings as plain data with every secret replaced by ``'***'``."""
-    data: dict[str, Any] = _mask(settings.model_dump(mode="json"))
+    """The effective settings as plain data: every secret-shaped key's value and every URL's
+    credentials replaced by ``'***'``, whether they came from the file or the environment."""
+    data: dict[str, Any] = mask_secrets(settings.model_dump(mode="json"))
     return data
-
-
-def _mask(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {
-            key: ("***" if key in SECRET_KEYS and value is not None else _mask(value))
-            for key, value in node.items()
-        }
-    if isinstance(node, list):
-        return [_mask(item) for item in node]
-    return node

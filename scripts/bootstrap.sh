@@ -23,15 +23,30 @@ if [ ! -f "$STAMP" ]; then
   touch "$STAMP"
 fi
 
-# Debian packages the tests need: redis-server (the Redis dedup backend, run by the tests) and
-# docker-compose (validates docker-compose.yml offline; no Docker engine is needed).
+# Debian packages the tests need: redis-server (the Redis dedup backend, run by the tests),
+# docker-compose (validates docker-compose.yml offline; no Docker engine is needed) and prometheus
+# (for promtool, which checks and unit-tests the chart's alert rules; the server is never started).
 MISSING=()
 command -v redis-server >/dev/null 2>&1 || MISSING+=(redis-server)
 command -v docker-compose >/dev/null 2>&1 || MISSING+=(docker-compose)
+command -v promtool >/dev/null 2>&1 || MISSING+=(prometheus)
 if [ ${#MISSING[@]} -gt 0 ]; then
   echo "bootstrap: installing ${MISSING[*]} from Debian's packages" >&2
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  # Packages must not start their daemons (prometheus on :9090, redis on :6379): the tests start
+  # their own on free ports. policy-rc.d exit 101 tells invoke-rc.d "not allowed"; keep one that
+  # is already there (container images ship it), else install ours for the duration.
+  POLICY=/usr/sbin/policy-rc.d
+  OWN_POLICY=""
+  if [ ! -e "$POLICY" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$POLICY" >/dev/null
+    $SUDO chmod 755 "$POLICY"
+    OWN_POLICY=1
+  fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${MISSING[@]}" >/dev/null
+  status=0
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${MISSING[@]}" >/dev/null || status=$?
+  [ -z "$OWN_POLICY" ] || $SUDO rm -f "$POLICY"
+  [ "$status" -eq 0 ] || exit "$status"
 fi

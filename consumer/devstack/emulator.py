@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from consumer.devstack.emulator_args import add_emulator_arguments
 from consumer.devstack.emulator_client import EmbeddedEmulator, EmulatorClient
 from consumer.devstack.emulator_errors import (
     GraphError,
@@ -59,6 +60,7 @@ __all__ = [
     "RecordedEvent",
     "build_app",
     "main",
+    "serve",
 ]
 
 STATE_KEY = web.AppKey("capi_emulator_state", EmulatorState)
@@ -314,13 +316,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="capi-emulator", description="Serve the CAPI emulator until SIGTERM/SIGINT."
     )
-    parser.add_argument("--port", type=int, default=0, help="TCP port (0: any free port)")
-    parser.add_argument("--host", default="127.0.0.1")
-    pixels = parser.add_mutually_exclusive_group()
-    pixels.add_argument("--pixels-json", help="pixels as JSON (visible in ps: prefer a file)")
-    pixels.add_argument("--pixels-file", type=Path, help="file with the pixels as JSON")
-    parser.add_argument("--light", action="store_true", help="auth and counts only (benchmarks)")
-    parser.add_argument("--future-tolerance-s", type=float, default=DEFAULT_FUTURE_TOLERANCE_S)
+    add_emulator_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -356,7 +352,11 @@ async def _serve(app: web.Application, host: str, port: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m consumer.devstack.emulator``: serve until SIGTERM/SIGINT, then exit 0."""
-    args = _parse_args(argv)
+    return serve(_parse_args(argv))
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Serve with parsed :func:`add_emulator_arguments` options until SIGTERM/SIGINT."""
     app = build_app(
         _load_pixels(args), light=args.light, future_tolerance_s=args.future_tolerance_s
     )

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import select
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
@@ -13,9 +16,12 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
+from consumer.cli import _parser
+from consumer.devstack.emulator import EmulatorClient
 from consumer.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
+PIXEL = "1000000000000001"  # a pixel of config/example.yaml and of the compose pixels file
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 
@@ -142,3 +148,79 @@ def test_dockerfile_is_small_non_root_and_pinned() -> None:
     assert '["capi-consumer"]' == re.findall(r"^ENTRYPOINT (.+)$", text, re.M)[-1]
     assert "/app/schemas" == dockerfile_env()["CAPI_SCHEMA_REGISTRY__SCHEMAS_DIR"]
     assert "COPY schemas /app/schemas" in text
+
+
+def our_image_commands() -> dict[str, list[str]]:
+    """The ``command:`` of every compose service that runs our image, by service name."""
+    return {
+        name: service["command"]
+        for name, service in compose()["services"].items()
+        if service.get("image") == "capi-consumer:dev" or service.get("build")
+    }
+
+
+def dockerfile_exec(instruction: str) -> list[str]:
+    """The Dockerfile's ENTRYPOINT or CMD (exec form) as a list."""
+    (line,) = re.findall(rf"^{instruction} (.+)$", DOCKERFILE.read_text(), re.M)
+    value: list[str] = json.loads(line)
+    return value
+
+
+@pytest.mark.parametrize(
+    "source", ["consumer", "capi-emulator", "dockerfile-cmd"], ids=lambda s: str(s)
+)
+def test_every_command_line_parses_with_the_cli(source: str) -> None:
+    """Each compose command of our image, and the image's default CMD, parse with the CLI."""
+    argv = dockerfile_exec("CMD") if source == "dockerfile-cmd" else our_image_commands()[source]
+
+    args = _parser().parse_args(argv)
+
+    assert argv[0] == args.command
+    assert ["capi-consumer"] == dockerfile_exec("ENTRYPOINT")
+    assert {"consumer", "capi-emulator"} == set(our_image_commands())
+
+
+def _read_line(process: subprocess.Popen[str], timeout: float) -> str:
+    """The first stdout line of ``process``, or an AssertionError after ``timeout`` seconds."""
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    assert ready, "the emulator printed nothing"
+    return process.stdout.readline()
+
+
+def test_emulator_starts_with_the_compose_arguments() -> None:
+    """`capi-consumer emulator` with the compose arguments serves and knows the compose pixels.
+
+    Loopback instead of 0.0.0.0, the mounted pixels file at its repository path, and port 0 (the
+    address it prints) instead of 8080, which another process on this machine may hold.
+    """
+    service = compose()["services"]["capi-emulator"]
+    mounts = dict(volume.split(":")[1::-1] for volume in service["volumes"])
+    argv = [str(ROOT / mounts[arg]) if arg in mounts else arg for arg in service["command"]]
+    argv[argv.index("--host") + 1] = "127.0.0.1"
+    argv[argv.index("--port") + 1] = "0"
+    env = capi_env(compose()["services"]["consumer"]["environment"])
+    with subprocess.Popen(
+        [sys.executable, "-m", "consumer", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    ) as process:
+        try:
+            line = _read_line(process, timeout=30)
+            url = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
+            assert url is not None, line
+            client = EmulatorClient(url.group(1))
+            token = env[f"CAPI_PIXELS__{PIXEL}__ACCESS_TOKEN"]
+            known = client.post_events(PIXEL, {"data": []}, access_token=token)
+            unknown = client.post_events(PIXEL, {"data": []}, access_token="not-the-compose-one")
+            healthy = client.healthy()
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+    assert healthy
+    assert 190 != known[1].get("error", {}).get("code")
+    assert 190 == unknown[1]["error"]["code"]

@@ -14,6 +14,8 @@ import pytest
 import yaml
 from prometheus_client import generate_latest
 
+from consumer.credentials import SENSITIVE_KEY_PATTERN, URL_CREDENTIALS_PATTERN
+from consumer.errors import ConfigError
 from consumer.kafka_stats import KafkaStatus
 from consumer.metrics import Metrics
 from consumer.settings import load_settings
@@ -25,6 +27,13 @@ KUBE_VERSION = "1.30.0"
 # Custom resources: no Kubernetes schema exists for them; their fields are asserted below instead.
 CRD_KINDS = {"ServiceMonitor", "PrometheusRule", "ScaledObject"}
 TOKEN = "chart-test-token-do-not-use"  # in ci/default-values.yaml
+WORKLOADS = {"StatefulSet", "Deployment"}
+KAFKA = {"bootstrap_servers": "k:9092", "group_id": "g", "topics": {"o": {"event_type": "order"}}}
+REDIS = {
+    "config": {"kafka": KAFKA, "dedup": {"backend": "redis"}},
+    "redis": {"existingSecret": "capi-redis", "urlKey": "url", "passwordKey": "password"},
+    "replicaCount": 3,
+}
 
 
 def values_of(path: Path | None) -> dict[str, Any]:
@@ -50,10 +59,16 @@ def of_kind(manifests: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [m for m in manifests if m["kind"] == kind]
 
 
+def workload(manifests: list[dict[str, Any]]) -> dict[str, Any]:
+    """The consumer's StatefulSet (backend embedded) or Deployment (backend redis)."""
+    (found,) = [m for m in manifests if m["kind"] in WORKLOADS]
+    return found
+
+
 def containers(manifests: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """(pod spec, container) of every Deployment and Job."""
+    """(pod spec, container) of every StatefulSet, Deployment and Job."""
     for manifest in manifests:
-        if manifest["kind"] in {"Deployment", "Job"}:
+        if manifest["kind"] in {*WORKLOADS, "Job"}:
             pod = manifest["spec"]["template"]["spec"]
             for container in pod["containers"]:
                 yield pod, container
@@ -84,7 +99,8 @@ def test_every_manifest_is_valid_kubernetes(manifests: list[dict[str, Any]]) -> 
             kubernetes_validate.validate(manifest, KUBE_VERSION, strict=True)
             checked.append(manifest["kind"])
 
-    assert {"ConfigMap", "Deployment", "Service"} <= set(checked)
+    assert {"ConfigMap", "Service"} <= set(checked)
+    assert 1 == len(WORKLOADS & set(checked))
 
 
 def test_containers_are_non_root_read_only_without_escalation(
@@ -108,8 +124,7 @@ def test_containers_are_non_root_read_only_without_escalation(
 
 def test_probes_use_the_health_endpoints(manifests: list[dict[str, Any]]) -> None:
     """Liveness and startup probe /livez, readiness probes /readyz, on the metrics port."""
-    (deployment,) = of_kind(manifests, "Deployment")
-    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    (container,) = workload(manifests)["spec"]["template"]["spec"]["containers"]
     probes = {
         kind: (container[kind]["httpGet"]["path"], container[kind]["httpGet"]["port"])
         for kind in ("livenessProbe", "readinessProbe", "startupProbe")
@@ -128,9 +143,9 @@ def test_probes_use_the_health_endpoints(manifests: list[dict[str, Any]]) -> Non
 )
 def test_grace_period_covers_the_drain_deadline(path: Path | None, grace: int) -> None:
     """terminationGracePeriodSeconds is delivery.drain_timeout_s plus the extra seconds."""
-    (deployment,) = of_kind(render(values_of(path)), "Deployment")
+    pod = workload(render(values_of(path)))["spec"]["template"]["spec"]
 
-    assert grace == deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert grace == pod["terminationGracePeriodSeconds"]
 
 
 def test_tokens_go_to_a_secret_never_to_a_config_map() -> None:
@@ -162,11 +177,20 @@ def test_rendered_config_is_a_valid_settings_file(
     """The ConfigMap's config.yaml loads with the consumer's own settings model."""
     manifests = render(values_of(path))
     (config_map,) = [m for m in of_kind(manifests, "ConfigMap") if "config.yaml" in m["data"]]
+    data = yaml.safe_load(config_map["data"]["config.yaml"])
+    pixels = data.get("pixels") or {}
+    for pixel, fields in pixels.items():
+        if fields.get("access_token_file"):  # the mounted Secret, here a local file
+            fields["access_token_file"] = str(tmp_path / f"token-{pixel}")
+            Path(fields["access_token_file"]).write_text("from-the-mounted-secret")
+        else:
+            monkeypatch.setenv(f"CAPI_PIXELS__{pixel}__ACCESS_TOKEN", "from-the-secret")
     config = tmp_path / "config.yaml"
-    config.write_text(config_map["data"]["config.yaml"])
-    pixels = yaml.safe_load(config.read_text()).get("pixels") or {}
-    for pixel in pixels:
-        monkeypatch.setenv(f"CAPI_PIXELS__{pixel}__ACCESS_TOKEN", "from-the-secret")
+    config.write_text(yaml.safe_dump(data))
+    for _pod, container in containers(manifests):
+        for env in container["env"]:
+            if "valueFrom" in env:
+                monkeypatch.setenv(env["name"], "redis://from-the-secret:6379/0")
 
     assert sorted(pixels) == sorted(load_settings(config).pixels)
 
@@ -277,3 +301,233 @@ def test_values_table_documents_every_top_level_key() -> None:
     documented = {key for cell in first_cells for key in re.findall(r"`([A-Za-z]+)", cell)}
 
     assert set(values_of(CHART / "values.yaml")) == documented
+
+
+def render_error(values: dict[str, Any]) -> str:
+    """The message with which rendering ``values`` fails (schema or template)."""
+    chart = helm_python.Chart.load(CHART)
+    with pytest.raises((helm_python.HelmValuesError, helm_python.HelmRenderError)) as info:
+        chart.render(values, name="capi", namespace="conversions")
+    return str(info.value)
+
+
+class TestPersistence:
+    def test_defaults_keep_the_window_on_a_claim(self) -> None:
+        """Defaults: a one-replica StatefulSet whose dedup path is on a 1Gi claim, never memory."""
+        manifests = render({})
+        statefulset = workload(manifests)
+        (claim,) = statefulset["spec"]["volumeClaimTemplates"]
+        pod = statefulset["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        (config_map,) = of_kind(manifests, "ConfigMap")
+
+        assert ("StatefulSet", 1) == (statefulset["kind"], statefulset["spec"]["replicas"])
+        assert ("state", ["ReadWriteOnce"], "1Gi") == (
+            claim["metadata"]["name"],
+            claim["spec"]["accessModes"],
+            claim["spec"]["resources"]["requests"]["storage"],
+        )
+        assert "storageClassName" not in claim["spec"]
+        assert "state" not in {v["name"] for v in pod["volumes"]}  # the claim, not an emptyDir
+        assert "/var/lib/capi-consumer" == mounts["state"]
+        assert env["CAPI_DEDUP__PATH"].startswith(mounts["state"] + "/")
+        assert "embedded" == yaml.safe_load(config_map["data"]["config.yaml"])["dedup"]["backend"]
+        assert [] == of_kind(manifests, "Deployment")
+
+    def test_size_and_storage_class_come_from_values(self) -> None:
+        """persistence.size and .storageClass reach the claim template ("-" means no class)."""
+        classes = []
+        for storage_class in ("fast-ssd", "-"):
+            values = {"persistence": {"size": "5Gi", "storageClass": storage_class}}
+            (claim,) = workload(render(values))["spec"]["volumeClaimTemplates"]
+            classes.append(
+                (claim["spec"]["storageClassName"], claim["spec"]["resources"]["requests"])
+            )
+
+        assert [("fast-ssd", {"storage": "5Gi"}), ("", {"storage": "5Gi"})] == classes
+
+    def test_memory_backend_is_refused(self) -> None:
+        """The schema refuses dedup.backend memory: a restart would forget the window."""
+        message = render_error({"config": {"kafka": KAFKA, "dedup": {"backend": "memory"}}})
+
+        assert "/config/dedup/backend" in message
+        assert "'embedded', 'redis'" in message
+
+    @pytest.mark.parametrize(
+        ("values", "named"),
+        [
+            ({"replicaCount": 2}, "replicaCount 2 needs config.dedup.backend: redis"),
+            ({"autoscaling": {"enabled": True}}, "autoscaling.enabled needs config.dedup.backend"),
+        ],
+        ids=["replicas", "autoscaling"],
+    )
+    def test_several_replicas_without_redis_fail_naming_the_fix(
+        self, values: dict[str, Any], named: str
+    ) -> None:
+        """replicaCount 2 or autoscaling with the embedded store: the render fails and says why."""
+        message = render_error(values)
+
+        assert named in message
+        assert "Set config.dedup.backend=redis and redis.existingSecret" in message
+        assert "would send repeats to Meta again" in message
+
+    def test_redis_without_an_address_fails(self) -> None:
+        """Backend redis needs redis.existingSecret (or a credential-free config URL)."""
+        message = render_error({"config": {"kafka": KAFKA, "dedup": {"backend": "redis"}}})
+
+        assert "config.dedup.backend redis needs the Redis address" in message
+
+    def test_redis_reads_url_and_password_from_an_existing_secret(self) -> None:
+        """Backend redis: a Deployment of N replicas, Redis URL and password by secretKeyRef."""
+        manifests = render(REDIS)
+        deployment = workload(manifests)
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        refs = {
+            e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"] if "valueFrom" in e
+        }
+        for manifest in manifests:
+            if manifest["kind"] not in CRD_KINDS:
+                kubernetes_validate.validate(manifest, KUBE_VERSION, strict=True)
+
+        assert ("Deployment", 3) == (deployment["kind"], deployment["spec"]["replicas"])
+        assert {
+            "CAPI_DEDUP__REDIS_URL": {"name": "capi-redis", "key": "url"},
+            "CAPI_DEDUP__REDIS_PASSWORD": {"name": "capi-redis", "key": "password"},
+        } == refs
+        assert [] == of_kind(manifests, "StatefulSet")
+        assert "volumeClaimTemplates" not in deployment["spec"]
+
+    def test_config_url_takes_only_the_password_from_the_secret(self) -> None:
+        """A credential-free config.dedup.redis_url stays; the Secret adds only the password."""
+        values = {
+            **REDIS,
+            "config": {
+                "kafka": KAFKA,
+                "dedup": {"backend": "redis", "redis_url": "redis://r:6379"},
+            },
+        }
+        (container,) = workload(render(values))["spec"]["template"]["spec"]["containers"]
+
+        assert ["CAPI_DEDUP__REDIS_PASSWORD"] == [
+            e["name"] for e in container["env"] if "valueFrom" in e
+        ]
+
+    def test_config_change_rolls_the_pods(self) -> None:
+        """The pod template's config checksum changes with the config (pods roll)."""
+        sums = [
+            workload(render({"config": {"kafka": {**KAFKA, "group_id": group}}}))["spec"][
+                "template"
+            ]["metadata"]["annotations"]["checksum/config"]
+            for group in ("a", "a", "b")
+        ]
+
+        assert (True, False) == (sums[0] == sums[1], sums[1] == sums[2])
+
+
+# Every secret form of the issue, in the chart's `config`; each fails the render and the loader.
+SECRET_CONFIGS = {
+    "pixel-token": {"pixels": {"1": {"access_token": "s3cr3t-value"}}},
+    "app-secret": {"pixels": {"1": {"app_secret": "s3cr3t-value"}}},
+    "sasl-password": {"kafka": {**KAFKA, "sasl_password": "s3cr3t-value"}},
+    "client-sasl.password": {"kafka": {**KAFKA, "client": {"sasl.password": "s3cr3t-value"}}},
+    "client-sasl_password": {"kafka": {**KAFKA, "client": {"sasl_password": "s3cr3t-value"}}},
+    "ssl_key_password": {"kafka": {**KAFKA, "client": {"ssl_key_password": "s3cr3t-value"}}},
+    "ssl.key.password": {"kafka": {**KAFKA, "producer": {"ssl.key.password": "s3cr3t-value"}}},
+    "ssl.key.pem": {"kafka": {**KAFKA, "client": {"ssl.key.pem": "s3cr3t-value"}}},
+    "oauth-client-secret": {
+        "kafka": {**KAFKA, "consumer": {"sasl.oauthbearer.client.secret": "s3cr3t-value"}}
+    },
+    "basic_auth_password": {"schema_registry": {"basic_auth_password": "s3cr3t-value"}},
+    "redis_password": {"dedup": {"redis_password": "s3cr3t-value"}},
+    "redis-url-userinfo": {"dedup": {"redis_url": "redis://:s3cr3t-value@redis:6379/0"}},
+    "registry-url-userinfo": {"schema_registry": {"url": "http://capi:s3cr3t-value@sr:8081"}},
+    "meta-url-userinfo": {"meta": {"base_url": "https://u:s3cr3t-value@graph.example"}},
+}
+
+
+class TestSecretsStaySecrets:
+    @pytest.mark.parametrize("config", SECRET_CONFIGS.values(), ids=SECRET_CONFIGS.keys())
+    def test_secret_in_config_fails_the_render_and_the_loader(
+        self, config: dict[str, Any], tmp_path: Path
+    ) -> None:
+        """The schema and the consumer both refuse it, name the field, and never echo it."""
+        chart_config = {"kafka": KAFKA, **config}
+        message = render_error({"config": chart_config})
+        config_file = tmp_path / "config.yaml"
+        config_file.write_text(yaml.safe_dump(chart_config))
+        with pytest.raises(ConfigError) as info:
+            load_settings(config_file)
+        leaf = next(iter(_leaves(config)))
+
+        assert "/config/" + "/".join(leaf) in message
+        assert "s3cr3t" not in message + str(info.value)
+        assert str(info.value).startswith(".".join(leaf) + ":")
+        assert "CAPI_" in str(info.value)
+
+    def test_null_secret_keys_and_file_fields_render(self) -> None:
+        """A secret key left empty and the *_file fields that point at mounted secrets are fine."""
+        config = {
+            "kafka": {**KAFKA, "sasl_password": None},
+            "pixels": {"1": {"access_token_file": "/etc/capi-consumer/secrets/t"}},
+        }
+
+        assert workload(render({"config": config}))
+
+    def test_schema_and_consumer_share_one_pattern(self) -> None:
+        """values.schema.json carries the consumer's own two patterns, verbatim."""
+        schema = json.loads((CHART / "values.schema.json").read_text())
+        node = schema["definitions"]["configNode"]
+        env_item = schema["properties"]["extraEnv"]["items"]
+
+        assert [SENSITIVE_KEY_PATTERN] == list(node["patternProperties"])
+        assert URL_CREDENTIALS_PATTERN == node["if"]["pattern"]
+        assert SENSITIVE_KEY_PATTERN == env_item["if"]["properties"]["name"]["pattern"]
+
+    def test_plain_secret_env_value_is_refused(self) -> None:
+        """extraEnv cannot carry a secret as a plain value; valueFrom a Secret is fine."""
+        leak = [{"name": "CAPI_KAFKA__SASL_PASSWORD", "value": "s3cr3t-value"}]
+        ref = [
+            {
+                "name": "CAPI_KAFKA__SASL_PASSWORD",
+                "valueFrom": {"secretKeyRef": {"name": "kafka", "key": "password"}},
+            }
+        ]
+
+        assert "/extraEnv/0/value" in render_error({"extraEnv": leak})
+        assert workload(render({"extraEnv": ref}))
+
+    def test_token_files_are_a_whole_secret_volume(self) -> None:
+        """secretFiles mounts the Secret read-only as a volume (no subPath: rotations arrive)."""
+        manifests = render(values_of(CHART / "ci" / "token-files-values.yaml"))
+        pod = workload(manifests)["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        (volume,) = [v for v in pod["volumes"] if v["name"] == "secret-files"]
+        (mount,) = [m for m in container["volumeMounts"] if m["name"] == "secret-files"]
+
+        assert "capi-consumer-token-files" == volume["secret"]["secretName"]
+        assert {"name": "secret-files", "mountPath": "/etc/capi-consumer/secrets"} == {
+            key: value for key, value in mount.items() if key != "readOnly"
+        }
+        assert True is mount["readOnly"]
+
+    def test_notes_print_no_secret(self) -> None:
+        """NOTES.txt names Secrets, never their values."""
+        chart = helm_python.Chart.load(CHART)
+        values = {**REDIS, "secrets": {"create": True, "env": {"CAPI_X__TOKEN": TOKEN}}}
+        notes = chart.render(values, name="capi", namespace="conversions")
+        text = next(t for path, t in notes.items() if path.endswith("NOTES.txt"))
+
+        assert TOKEN not in text
+        assert 'Secret "capi-redis"' in text
+
+
+def _leaves(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Paths to the leaves of ``node`` that are not the shared kafka basics."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if (*path, key) not in {("kafka", k) for k in KAFKA}:
+                yield from _leaves(value, (*path, key))
+    else:
+        yield path
