@@ -9,17 +9,23 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from consumer.core.custom_data import lead_custom_data, order_custom_data
+from consumer.core.identifiers import check_id
+from consumer.core.logical import DROPPED_KEY
 from consumer.core.models import CapiEvent
+from consumer.core.test_traffic import TEST_TRAFFIC_REASON, Route, route_test_record
 from consumer.core.user_data import build_user_data
 from consumer.errors import MappingError
 from consumer.settings import EventType, LeadMapping, OrderMapping, Settings
 
-__all__ = ["Filtered", "map_record", "render_event_id"]
+__all__ = ["REFUND_REASON", "Filtered", "map_record", "render_event_id"]
+
+REFUND_REASON = "refund"  # the ``filtered`` reason of a negative Purchase total (refunds: filter)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +60,15 @@ def _map(
     if event_name is None:
         return Filtered(f"{state_field}.{state.lower()}")
     pixel_id = _pixel_for(record, settings)
+    route = _route(record, settings, pixel_id)
+    if isinstance(route, Filtered):
+        return route
+    if event_name == "Purchase" and _is_refund(record, rules):
+        return Filtered(REFUND_REASON)
     source_field = "channel" if isinstance(rules, OrderMapping) else "source"
     action_source = rules.action_sources.get(str(record.get(source_field)), "other")
     event_id = record.get("event_id") or render_event_id(rules.event_id_template, record)
+    _check_ids(str(event_id), custom_data, settings.mapping.max_id_length)
     occurred_at = _occurred_at(record)
     config = settings.mapping
     built = build_user_data(record, occurred_at, config.external_id_form, config.default_country)
@@ -66,15 +78,15 @@ def _map(
     if custom_data:
         payload["custom_data"] = custom_data
     return CapiEvent(
-        pixel_id=pixel_id,
-        test_event_code=_test_event_code(record, settings, pixel_id),
+        pixel_id=route.pixel_id,
+        test_event_code=route.test_event_code,
         event_name=event_name,
         event_id=str(event_id),
         event_time=payload["event_time"],
         action_source=action_source,
         payload=payload,
         body=orjson.dumps(payload),
-        dropped=built.dropped,
+        dropped=built.dropped + record.get(DROPPED_KEY, ()),
     )
 
 
@@ -91,17 +103,30 @@ def _with_crm(
     return {**custom_data, "event_source": "crm", "lead_event_source": crm}
 
 
-def _test_event_code(record: Mapping[str, Any], settings: Settings, pixel_id: str) -> str | None:
-    """Test records carry the pixel's test code; without one they must not pass as production."""
+def _route(record: Mapping[str, Any], settings: Settings, pixel_id: str) -> Route | Filtered:
+    """Production records go to their pixel; test records where the pixel's policy says."""
     if not record.get("is_test"):
-        return None
-    code = settings.pixels[pixel_id].test_event_code
-    if code is None:
-        raise MappingError(
-            "mapping.no_test_event_code",
-            f"test record for pixel {pixel_id}, which has no test_event_code",
-        )
-    return code
+        return Route(pixel_id, None)
+    route = route_test_record(pixel_id, settings)
+    return Filtered(TEST_TRAFFIC_REASON) if route is None else route
+
+
+def _is_refund(record: Mapping[str, Any], rules: OrderMapping | LeadMapping) -> bool:
+    """A negative order total under ``refunds: filter`` (else validation dead-letters it)."""
+    if not isinstance(rules, OrderMapping) or rules.refunds != "filter":
+        return False
+    total = record.get("total")
+    return isinstance(total, Decimal) and total < 0
+
+
+def _check_ids(event_id: str, custom_data: Mapping[str, Any], max_length: int) -> None:
+    """event_id, order_id and content ids go out exactly as recorded, or not at all."""
+    check_id("event_id", event_id, max_length)
+    order_id = custom_data.get("order_id")
+    if order_id is not None:
+        check_id("order_id", str(order_id), max_length)
+    for content_id in custom_data.get("content_ids", ()):
+        check_id("content_ids[]", content_id, max_length)
 
 
 class _ScalarFields(dict[str, Any]):
