@@ -204,7 +204,7 @@ def guarded_reader(writer: dict[str, Any], reader: dict[str, Any]) -> _Read:
         try:
             return fastavro.schemaless_reader(io.BytesIO(payload), writer, reader)
         except CONVERSION_ERRORS:  # maybe a logical value out of range: which field, if any?
-            return lenient_read(payload, writer, reader)
+            return lenient_read(io.BytesIO(payload), writer, reader)
 
     return guarded
 

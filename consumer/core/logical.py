@@ -10,9 +10,8 @@ the decoded record under ``DROPPED_KEY`` as ``(field path, "out_of_range")``; a 
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any
 
 import fastavro
 from fastavro.read import LOGICAL_READERS
@@ -36,13 +35,13 @@ def out_of_range(dropped: list[tuple[str, str]], path: str, optional: bool) -> N
     dropped.append((path, OUT_OF_RANGE))
 
 
-def lenient_read(payload: bytes, writer: Any, reader: Any) -> dict[str, Any]:
+def lenient_read(stream: IO[bytes], writer: Any, reader: Any) -> dict[str, Any]:
     """fastavro's record with unconvertible logical values handled as ``out_of_range`` says.
 
     Reads with the writer's convertible logical types stripped, then converts each value along
     the writer schema (fastavro converts by the writer's logical type too).
     """
-    raw = fastavro.schemaless_reader(io.BytesIO(payload), _stripped(writer), reader)
+    raw = fastavro.schemaless_reader(stream, _stripped(writer), reader)
     dropped: list[tuple[str, str]] = []
     record = _convert(writer, raw, "", optional=False, dropped=dropped, named={})
     if not isinstance(record, dict):

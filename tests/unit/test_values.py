@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import fastavro
 import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from consumer.core.avro_guard import DecodeLimits
 from consumer.core.currencies import CURRENCIES
+from consumer.core.decoding import decode_payload, guarded_reader
+from consumer.core.logical import DROPPED_KEY
 from consumer.core.mapping import Filtered, map_record
 from consumer.core.models import CapiEvent
 from consumer.core.test_traffic import describe_policy
 from consumer.core.validation import validate_event
-from consumer.errors import ConfigError, MappingError, RecordError, ValidationError
+from consumer.devstack.framing import encode_raw
+from consumer.errors import ConfigError, DecodeError, MappingError, RecordError, ValidationError
+from consumer.schemas import load_reader_schemas
 from consumer.settings import Settings, config_warnings, load_settings
 from tests.fixtures.factories import NOW, PIXEL, TEST_PIXEL, make_lead, make_order, make_settings
 
@@ -346,3 +353,69 @@ class TestTestTraffic:
         )
 
         assert expected == describe_policy(TEST_PIXEL, settings)
+
+
+def _plain_order_schema() -> Any:
+    """Our order schema with dates and timestamps as plain ints: it can write any day count."""
+    schema = orjson.loads(Path("schemas/order_event.avsc").read_bytes())
+
+    def strip(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("logicalType") in ("date", "timestamp-millis"):
+                del node["logicalType"]
+            for child in node.values():
+                strip(child)
+        elif isinstance(node, list):
+            for child in node:
+                strip(child)
+
+    strip(schema)
+    return fastavro.parse_schema(schema)
+
+
+READER = load_reader_schemas(Path("schemas"))["order"]
+READS = {
+    "generated": lambda payload: decode_payload(payload, READER, READER),
+    "guard+fastavro": lambda payload: guarded_reader(READER, READER)(payload, DecodeLimits()),
+}
+
+
+def _payload(date_of_birth: int | None, occurred_at: int) -> bytes:
+    order = make_order()
+    order["occurred_at"] = occurred_at
+    order["customer"] = {**order["customer"], "date_of_birth": date_of_birth}
+    return encode_raw(order, _plain_order_schema())
+
+
+class TestOutOfRangeLogicalValues:
+    @pytest.mark.parametrize("path", sorted(READS))
+    def test_optional_field_dropped(self, path: str) -> None:
+        """date_of_birth = 2^31-1 days is dropped with a reason; the event still goes."""
+        record = READS[path](_payload(2**31 - 1, int(NOW.timestamp() * 1000)))
+
+        event = _sent(record)
+
+        assert None is record["customer"]["date_of_birth"]
+        assert ("customer.date_of_birth", "out_of_range") in event.dropped
+        assert "db" not in event.payload["user_data"]
+
+    @pytest.mark.parametrize("path", sorted(READS))
+    @pytest.mark.parametrize("millis", [2**62, -(2**62)])
+    def test_required_field_named(self, path: str, millis: int) -> None:
+        """occurred_at = ±2^62 ms is decode.out_of_range naming the field, not its value."""
+        with pytest.raises(DecodeError) as info:
+            READS[path](_payload(None, millis))
+
+        assert "decode.out_of_range" == info.value.reason
+        assert "occurred_at" in info.value.message
+        assert str(millis) not in info.value.message
+
+    @pytest.mark.parametrize("path", sorted(READS))
+    def test_in_range_untouched(self, path: str) -> None:
+        """Ordinary dates decode as before, with nothing reported."""
+        record = READS[path](_payload(0, int(NOW.timestamp() * 1000)))
+
+        assert (dt.date(1970, 1, 1), False) == (
+            record["customer"]["date_of_birth"],
+            DROPPED_KEY in record,
+        )
