@@ -419,3 +419,40 @@ class TestOutOfRangeLogicalValues:
             record["customer"]["date_of_birth"],
             DROPPED_KEY in record,
         )
+
+
+class TestPhones:
+    @pytest.mark.parametrize(
+        ("raw", "country", "expected"),
+        [
+            ("555-0132", "US", "invalid_for_region"),
+            ("+1 555 0132", None, "invalid_for_region"),
+            ("+1 000 000 0000 0000 00", None, "not_a_phone_number"),
+            ("12", "US", "too_few_digits"),
+        ],
+    )
+    def test_never_matching_numbers_dropped(
+        self, raw: str, country: str | None, expected: str
+    ) -> None:
+        """A number no number type of its region accepts is dropped with its reason, not hashed."""
+        customer = {**make_order()["customer"], "phone": raw, "country": country}
+
+        event = _sent(make_order(customer=customer))
+
+        assert "ph" not in event.payload["user_data"]
+        assert ("ph", expected) in event.dropped
+
+    @pytest.mark.parametrize(
+        ("raw", "country"),
+        [
+            ("(650)555-1212", "US"),
+            ("020 7946 0958", "GB"),
+            ("06 12 34 56 78", "FR"),
+            ("+49 30 901820", None),
+        ],
+    )
+    def test_valid_numbers_kept(self, raw: str, country: str | None) -> None:
+        """Real numbers still go, hashed."""
+        customer = {**make_order()["customer"], "phone": raw, "country": country}
+
+        assert "ph" in _sent(make_order(customer=customer)).payload["user_data"]
