@@ -36,12 +36,10 @@ def money(value: Decimal, field: str = "amount") -> Money:
     finite: such a value would reach Meta as ``1e+40``.
     """
     text = str(value)
-    # Everyday amounts: plain notation (no exponent, not NaN or Infinity), at most 2 decimals
-    # and 15 characters, so they fit decimal(18,2) and print back from their float unchanged.
-    if len(text) <= _FLOAT_EXACT_DIGITS and text[-1].isdigit() and "E" not in text:
-        dot = text.find(".")
-        if dot < 0 or len(text) - dot <= _SCALE + 1:
-            return float(value)
+    # Everyday amounts as decimal(18,2) decodes them: plain notation with exactly 2 decimals
+    # (so finite, no exponent) in at most 15 characters, which print back from their float.
+    if len(text) <= _FLOAT_EXACT_DIGITS and text[-3:-2] == ".":
+        return float(value)
     exponent = value.as_tuple().exponent
     if (
         type(exponent) is not int  # NaN, sNaN, Infinity

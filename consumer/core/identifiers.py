@@ -24,5 +24,7 @@ def check_id(name: str, value: str, max_length: int) -> None:
         raise ValidationError(
             "invalid.id_too_long", f"{name} is longer than {max_length} characters"
         )
-    if _CONTROL.search(value) is not None:
+    # isprintable (C, fast) is False for every control character and a few more (U+00A0, ...):
+    # only then does the exact test run.
+    if not value.isprintable() and _CONTROL.search(value) is not None:
         raise ValidationError("invalid.id_control_character", f"{name} has a control character")

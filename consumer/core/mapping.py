@@ -18,7 +18,8 @@ from consumer.core.custom_data import lead_custom_data, order_custom_data
 from consumer.core.identifiers import check_id
 from consumer.core.logical import DROPPED_KEY
 from consumer.core.models import CapiEvent
-from consumer.core.test_traffic import TEST_TRAFFIC_REASON, Route, route_test_record
+from consumer.core.templates import render_plain
+from consumer.core.test_traffic import TEST_TRAFFIC_REASON, route_test_record
 from consumer.core.user_data import build_user_data
 from consumer.errors import MappingError
 from consumer.settings import EventType, LeadMapping, OrderMapping, Settings
@@ -60,10 +61,20 @@ def _map(
     if event_name is None:
         return Filtered(f"{state_field}.{state.lower()}")
     pixel_id = _pixel_for(record, settings)
-    route = _route(record, settings, pixel_id)
-    if isinstance(route, Filtered):
-        return route
-    if event_name == "Purchase" and _is_refund(record, rules):
+    test_event_code = None
+    if record.get("is_test"):  # test records go where the pixel's test_traffic policy says
+        route = route_test_record(pixel_id, settings)
+        if route is None:
+            return Filtered(TEST_TRAFFIC_REASON)
+        pixel_id, test_event_code = route
+    total = record.get("total")
+    if (  # a negative total (is_signed and is_zero: C calls, no comparison with an int)
+        type(total) is Decimal
+        and total.is_signed()
+        and not total.is_zero()
+        and event_name == "Purchase"
+        and _refunds_filtered(rules)
+    ):
         return Filtered(REFUND_REASON)
     source_field = "channel" if isinstance(rules, OrderMapping) else "source"
     action_source = rules.action_sources.get(str(record.get(source_field)), "other")
@@ -78,15 +89,15 @@ def _map(
     if custom_data:
         payload["custom_data"] = custom_data
     return CapiEvent(
-        pixel_id=route.pixel_id,
-        test_event_code=route.test_event_code,
+        pixel_id=pixel_id,
+        test_event_code=test_event_code,
         event_name=event_name,
         event_id=str(event_id),
         event_time=payload["event_time"],
         action_source=action_source,
         payload=payload,
         body=orjson.dumps(payload),
-        dropped=built.dropped + record.get(DROPPED_KEY, ()),
+        dropped=built.dropped + decoded if (decoded := record.get(DROPPED_KEY)) else built.dropped,
     )
 
 
@@ -103,30 +114,29 @@ def _with_crm(
     return {**custom_data, "event_source": "crm", "lead_event_source": crm}
 
 
-def _route(record: Mapping[str, Any], settings: Settings, pixel_id: str) -> Route | Filtered:
-    """Production records go to their pixel; test records where the pixel's policy says."""
-    if not record.get("is_test"):
-        return Route(pixel_id, None)
-    route = route_test_record(pixel_id, settings)
-    return Filtered(TEST_TRAFFIC_REASON) if route is None else route
-
-
-def _is_refund(record: Mapping[str, Any], rules: OrderMapping | LeadMapping) -> bool:
-    """A negative order total under ``refunds: filter`` (else validation dead-letters it)."""
-    if not isinstance(rules, OrderMapping) or rules.refunds != "filter":
-        return False
-    total = record.get("total")
-    return isinstance(total, Decimal) and total < 0
+def _refunds_filtered(rules: OrderMapping | LeadMapping) -> bool:
+    """A negative Purchase total is filtered under ``refunds: filter`` (else dead-lettered)."""
+    return isinstance(rules, OrderMapping) and rules.refunds == "filter"
 
 
 def _check_ids(event_id: str, custom_data: Mapping[str, Any], max_length: int) -> None:
-    """event_id, order_id and content ids go out exactly as recorded, or not at all."""
-    check_id("event_id", event_id, max_length)
-    order_id = custom_data.get("order_id")
-    if order_id is not None:
-        check_id("order_id", str(order_id), max_length)
+    """event_id, order_id and content ids go out exactly as recorded, or not at all.
+
+    ``isprintable`` (fast, in C) is False for every control character: only an id failing it,
+    or a long one, gets the exact check.
+    """
+    order_id = custom_data.get("order_id", "")
+    if not (
+        len(event_id) <= max_length
+        and len(order_id) <= max_length
+        and event_id.isprintable()
+        and order_id.isprintable()
+    ):
+        check_id("event_id", event_id, max_length)
+        check_id("order_id", order_id, max_length)
     for content_id in custom_data.get("content_ids", ()):
-        check_id("content_ids[]", content_id, max_length)
+        if len(content_id) > max_length or not content_id.isprintable():
+            check_id("content_ids[]", content_id, max_length)
 
 
 class _ScalarFields(dict[str, Any]):
@@ -145,6 +155,9 @@ class _ScalarFields(dict[str, Any]):
 
 def render_event_id(template: str, record: Mapping[str, Any]) -> str:
     """Fill the event_id template from the record's top-level scalar fields."""
+    event_id = render_plain(template, record)
+    if event_id:
+        return event_id
     try:
         event_id = template.format_map(_ScalarFields(record))
     except KeyError as exc:

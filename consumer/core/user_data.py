@@ -149,7 +149,10 @@ def _add_browser(
     """Raw identifiers: a valid IP, the user agent (never a hash), well-formed fbp/fbc cookies."""
     ip = _text(browser.get("client_ip"))
     if ip:
-        ip = _without_port(ip)
+        if ip[-1] != "]" and (ip[0] == "[" or ip.count(":") == 1):  # host:port, [v6]:port
+            ip = _without_port(ip)
+        elif ip[0] == "[":
+            ip = ip[1:-1]
         if _is_ip(ip):
             user_data["client_ip_address"] = ip
         else:
@@ -165,9 +168,10 @@ def _add_browser(
         user_data["fbp"] = fbp
     elif fbp:
         dropped.append(("fbp", "malformed_cookie"))
-    fbc = _fbc(browser, occurred_at, dropped)
-    if fbc:
-        user_data["fbc"] = fbc
+    if browser.get("fbc") or browser.get("fbclid"):
+        fbc = _fbc(browser, occurred_at, dropped)
+        if fbc:
+            user_data["fbc"] = fbc
 
 
 def _fbc(browser: Mapping[str, Any], occurred_at: dt.datetime, dropped: list[Dropped]) -> str:

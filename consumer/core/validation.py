@@ -117,12 +117,14 @@ def _check_value(event: CapiEvent, _now: float, _skew: int) -> None:
         raise ValidationError(
             "invalid.purchase_without_currency", "Purchase needs an ISO 4217 currency"
         )
-    if _is_negative(value):
+    if value < 0 if type(value) is float else _is_negative(value):
         raise ValidationError("invalid.negative_value", "Purchase custom_data.value is negative")
-    _check_contents(custom.get("contents") or ())
+    if "contents" in custom:
+        _check_contents(custom["contents"])
 
 
 def _is_negative(value: float | orjson.Fragment) -> bool:
+    """value < 0 for any JSON number custom_data holds (int, float or an exact Fragment)."""
     if isinstance(value, orjson.Fragment):  # an exact decimal's text (custom_data.money)
         return orjson.dumps(value).startswith(b"-")
     return value < 0
@@ -137,7 +139,7 @@ def _check_contents(contents: Any) -> None:
                 "invalid.quantity", "Purchase contents[].quantity must be a positive integer"
             )
         price = item.get("item_price")
-        if price is not None and _is_negative(price):
+        if price is not None and (price < 0 if type(price) is float else _is_negative(price)):
             raise ValidationError(
                 "invalid.item_price", "Purchase contents[].item_price is negative"
             )

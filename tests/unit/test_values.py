@@ -19,6 +19,7 @@ from consumer.core.decoding import decode_payload, guarded_reader
 from consumer.core.logical import DROPPED_KEY
 from consumer.core.mapping import Filtered, map_record
 from consumer.core.models import CapiEvent
+from consumer.core.templates import render_plain
 from consumer.core.test_traffic import describe_policy
 from consumer.core.validation import validate_event
 from consumer.devstack.framing import encode_raw
@@ -456,3 +457,17 @@ class TestPhones:
         customer = {**make_order()["customer"], "phone": raw, "country": country}
 
         assert "ph" in _sent(make_order(customer=customer)).payload["user_data"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    template=st.text(alphabet="ab_{}:!.[]0rs ", max_size=12),
+    value=st.one_of(st.text(max_size=4), st.integers(), st.booleans(), st.none()),
+)
+def test_fast_template_agrees_with_format_map(template: str, value: object) -> None:
+    """The joined-strings fast path renders exactly what str.format_map does, or defers."""
+    record = {"a": value, "b": "x"}
+    fast = render_plain(template, record)
+
+    if fast is not None:
+        assert template.format_map(record) == fast
