@@ -19,7 +19,10 @@ from pathlib import Path
 
 __all__ = ["main"]
 
-_ROW = re.compile(r"^\s*(?P<label>.+?)\s+(?P<us>[0-9.]+) µs/event")
+# "label   12.6 µs/event" or "label   79,231 records/s   12.6 µs/record"
+_ROW = re.compile(
+    r"^\s*(?P<label>.+?)\s+(?:[0-9,]+ records/s\s+)?(?P<us>[0-9.]+) µs/(?:event|record)"
+)
 _ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -65,7 +68,7 @@ def main(argv: list[str]) -> int:
             for side, tree in ((args.ref, base), ("working tree", _ROOT)):
                 for label, value in _figures(tree, args.name).items():
                     best[side][label] = min(value, best[side].get(label, value))
-    print(f"{args.name}: best of {args.runs} alternating runs, µs/event")
+    print(f"{args.name}: best of {args.runs} alternating runs, µs per event or record")
     print(f"{'':<48} {args.ref:>12} {'working tree':>13} {'change':>8}")
     for label, before in best[args.ref].items():
         after = best["working tree"].get(label)

@@ -214,7 +214,9 @@ def _payload(
         payload["event_source_url"] = browser["page_url"]
     if browser.get("referrer_url"):
         payload["referrer_url"] = browser["referrer_url"]
-    payload.update(_consent(record.get("consent")))
+    consent = record.get("consent")
+    if consent:
+        payload.update(_consent(consent))
     return payload
 
 

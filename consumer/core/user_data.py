@@ -149,10 +149,8 @@ def _add_browser(
     """Raw identifiers: a valid IP, the user agent (never a hash), well-formed fbp/fbc cookies."""
     ip = _text(browser.get("client_ip"))
     if ip:
-        if ip[-1] != "]" and (ip[0] == "[" or ip.count(":") == 1):  # host:port, [v6]:port
+        if ":" in ip and (ip[0] == "[" or ip.count(":") == 1):  # [v6], [v6]:port, v4:port
             ip = _without_port(ip)
-        elif ip[0] == "[":
-            ip = ip[1:-1]
         if _is_ip(ip):
             user_data["client_ip_address"] = ip
         else:
