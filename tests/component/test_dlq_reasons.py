@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from decimal import Decimal
 import io
 import struct
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
