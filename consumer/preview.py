@@ -25,7 +25,7 @@ import orjson
 
 from consumer.core.decoding import CONFLUENT_MAGIC
 from consumer.core.emq import estimate
-from consumer.core.logical import CONVERSION_ERRORS, lenient_read
+from consumer.core.logical import CONVERSION_ERRORS, convert_logical, lenient_read, stripped
 from consumer.core.mapping import Filtered, map_record
 from consumer.core.models import CapiEvent
 from consumer.core.processing import WriterLookup
@@ -71,7 +71,10 @@ def read_json_lines(lines: Iterable[str], reader: dict[str, Any]) -> Iterator[De
             yield InputProblem(number, problem)
             continue
         try:
-            record = next(fastavro.json_reader(io.StringIO(line), reader))
+            record = _read_json(line, reader)
+        except DecodeError as exc:
+            yield InputProblem(number, f"{exc.reason}: {exc.message}")
+            continue
         except (ValueError, TypeError, KeyError, AttributeError, StopIteration) as exc:
             yield InputProblem(number, f"does not match the schema: {type(exc).__name__}: {exc}")
             continue
@@ -79,6 +82,15 @@ def read_json_lines(lines: Iterable[str], reader: dict[str, Any]) -> Iterator[De
             yield InputProblem(number, "not an Avro record")
         else:
             yield number, record
+
+
+def _read_json(line: str, reader: dict[str, Any]) -> Any:
+    """One JSON-encoded record; an optional date out of range is dropped as the consumer does."""
+    try:
+        return next(fastavro.json_reader(io.StringIO(line), reader))
+    except CONVERSION_ERRORS:
+        raw = next(fastavro.json_reader(io.StringIO(line), fastavro.parse_schema(stripped(reader))))
+        return convert_logical(reader, raw)
 
 
 def _json_problem(line: str, reader: dict[str, Any]) -> str | None:

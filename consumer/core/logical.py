@@ -18,7 +18,15 @@ from fastavro.read import LOGICAL_READERS
 
 from consumer.errors import DecodeError
 
-__all__ = ["CONVERSION_ERRORS", "DROPPED_KEY", "OUT_OF_RANGE", "lenient_read", "out_of_range"]
+__all__ = [
+    "CONVERSION_ERRORS",
+    "DROPPED_KEY",
+    "OUT_OF_RANGE",
+    "convert_logical",
+    "lenient_read",
+    "out_of_range",
+    "stripped",
+]
 
 # Not an Avro name (no "$" allowed there), so it never collides with a record field.
 DROPPED_KEY = "$dropped"
@@ -41,14 +49,21 @@ def lenient_read(stream: IO[bytes], writer: Any, reader: Any) -> dict[str, Any]:
     Reads with the writer's convertible logical types stripped, then converts each value along
     the writer schema (fastavro converts by the writer's logical type too).
     """
-    raw = fastavro.schemaless_reader(stream, _stripped(writer), reader)
+    return convert_logical(writer, fastavro.schemaless_reader(stream, stripped(writer), reader))
+
+
+def convert_logical(schema: Any, raw: Any) -> Any:
+    """``raw`` (read with ``stripped(schema)``) with its logical values converted or dropped."""
     dropped: list[tuple[str, str]] = []
-    record = _convert(writer, raw, "", optional=False, dropped=dropped, named={})
-    if not isinstance(record, dict):
-        return record  # type: ignore[no-any-return]  # the caller refuses non-records
-    if dropped:
+    record = _convert(schema, raw, "", optional=False, dropped=dropped, named={})
+    if dropped and isinstance(record, dict):
         record[DROPPED_KEY] = tuple(dropped)
     return record
+
+
+def stripped(schema: Any) -> Any:
+    """A copy of ``schema`` without the logical types that can fail to convert."""
+    return _stripped(schema)
 
 
 def _stripped(schema: Any) -> Any:

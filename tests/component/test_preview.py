@@ -185,3 +185,22 @@ def fastavro_int(value: int) -> bytes:
     buffer = io.BytesIO()
     fastavro.schemaless_writer(buffer, "long", value)
     return buffer.getvalue()
+
+
+def test_json_out_of_range_dates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """JSON input: an optional date out of range is a dropped value, a required one is named."""
+    good = json.loads(_json_line(_order()))
+    ((branch, customer),) = good["customer"].items()  # Avro JSON names the union branch
+    late = {**good, "customer": {branch: {**customer, "date_of_birth": {"int": 2**31 - 1}}}}
+    source = tmp_path / "orders.jsonl"
+    source.write_text(json.dumps(late) + "\n" + json.dumps({**good, "occurred_at": 2**62}) + "\n")
+
+    code = main(["preview", "--type", "order", str(source)])
+
+    captured = capsys.readouterr()
+    (report,) = _reports(captured.out)
+    assert 1 == code
+    assert {"field": "customer.date_of_birth", "reason": "out_of_range"} in report[
+        "dropped_user_data"
+    ]
+    assert "line 2: decode.out_of_range: occurred_at" in captured.err
