@@ -49,7 +49,10 @@ def lenient_read(stream: IO[bytes], writer: Any, reader: Any) -> dict[str, Any]:
     Reads with the writer's convertible logical types stripped, then converts each value along
     the writer schema (fastavro converts by the writer's logical type too).
     """
-    return convert_logical(writer, fastavro.schemaless_reader(stream, stripped(writer), reader))
+    record: dict[str, Any] = convert_logical(
+        writer, fastavro.schemaless_reader(stream, stripped(writer), reader)
+    )
+    return record  # a record schema reads as a dict (the caller checks)
 
 
 def convert_logical(schema: Any, raw: Any) -> Any:
