@@ -122,10 +122,12 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _check_config(path: Path) -> int:
-    from consumer.settings import load_settings, masked
+    from consumer.settings import config_warnings, load_settings, masked
 
     settings = load_settings(path)
     print(json.dumps(masked(settings), indent=2, sort_keys=True))
+    for warning in config_warnings(settings):
+        print(f"capi-consumer: warning: {warning}", file=sys.stderr)
     return 0
 
 

@@ -25,11 +25,13 @@ import orjson
 
 from consumer.core.decoding import CONFLUENT_MAGIC
 from consumer.core.emq import estimate
+from consumer.core.logical import CONVERSION_ERRORS, convert_logical, lenient_read, stripped
 from consumer.core.mapping import Filtered, map_record
 from consumer.core.models import CapiEvent
 from consumer.core.processing import WriterLookup
+from consumer.core.test_traffic import describe_policy
 from consumer.core.validation import violations
-from consumer.errors import RecordError
+from consumer.errors import DecodeError, RecordError
 from consumer.schemas import RegistrySchemaSource, load_reader_schemas
 from consumer.settings import EventType, SchemaRegistrySettings, Settings, load_settings
 
@@ -69,7 +71,10 @@ def read_json_lines(lines: Iterable[str], reader: dict[str, Any]) -> Iterator[De
             yield InputProblem(number, problem)
             continue
         try:
-            record = next(fastavro.json_reader(io.StringIO(line), reader))
+            record = _read_json(line, reader)
+        except DecodeError as exc:
+            yield InputProblem(number, f"{exc.reason}: {exc.message}")
+            continue
         except (ValueError, TypeError, KeyError, AttributeError, StopIteration) as exc:
             yield InputProblem(number, f"does not match the schema: {type(exc).__name__}: {exc}")
             continue
@@ -77,6 +82,15 @@ def read_json_lines(lines: Iterable[str], reader: dict[str, Any]) -> Iterator[De
             yield InputProblem(number, "not an Avro record")
         else:
             yield number, record
+
+
+def _read_json(line: str, reader: dict[str, Any]) -> Any:
+    """One JSON-encoded record; an optional date out of range is dropped as the consumer does."""
+    try:
+        return next(fastavro.json_reader(io.StringIO(line), reader))
+    except CONVERSION_ERRORS:
+        raw = next(fastavro.json_reader(io.StringIO(line), fastavro.parse_schema(stripped(reader))))
+        return convert_logical(reader, raw)
 
 
 def _json_problem(line: str, reader: dict[str, Any]) -> str | None:
@@ -112,7 +126,10 @@ def read_framed(data: bytes, lookup: WriterLookup, reader: dict[str, Any]) -> It
             yield InputProblem(number, f"byte {start}: schema id {schema_id} is unknown")
             return
         try:
-            record = fastavro.schemaless_reader(stream, writer, reader)
+            record = _read_frame(stream, writer, reader)
+        except DecodeError as exc:
+            yield InputProblem(number, f"byte {start}: {exc.reason}: {exc.message}")
+            return
         except Exception as exc:  # noqa: BLE001  # any fastavro failure means a corrupt frame
             yield InputProblem(number, f"byte {start}: not valid Avro: {type(exc).__name__}")
             return
@@ -122,17 +139,41 @@ def read_framed(data: bytes, lookup: WriterLookup, reader: dict[str, Any]) -> It
         yield number, record
 
 
+def _read_frame(stream: io.BytesIO, writer: dict[str, Any], reader: dict[str, Any]) -> Any:
+    """One frame's record; an optional date out of range is dropped as the consumer does."""
+    start = stream.tell()
+    try:
+        return fastavro.schemaless_reader(stream, writer, reader)
+    except CONVERSION_ERRORS:
+        stream.seek(start)
+        return lenient_read(stream, writer, reader)
+
+
 def preview_record(
     kind: EventType, record: Mapping[str, Any], settings: Settings, now: float
 ) -> dict[str, Any]:
-    """The report for one decoded record: outcome, exact event JSON, violations, drops, EMQ."""
+    """The report for one decoded record: outcome, exact event JSON, violations, drops, EMQ.
+
+    A test record (``is_test``) also says which ``test_traffic`` policy of its pixel applied.
+    """
     try:
         mapped = map_record(kind, record, settings)
     except RecordError as exc:
-        return {"outcome": "dead_lettered", "reason": exc.reason, "message": exc.message}
-    if isinstance(mapped, Filtered):
-        return {"outcome": "filtered", "reason": mapped.reason}
-    return _event_report(mapped, settings, now)
+        report = {"outcome": "dead_lettered", "reason": exc.reason, "message": exc.message}
+    else:
+        if isinstance(mapped, Filtered):
+            report = {"outcome": "filtered", "reason": mapped.reason}
+        else:
+            report = _event_report(mapped, settings, now)
+    return {**report, **_test_traffic(record, settings)}
+
+
+def _test_traffic(record: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
+    """``{"test_traffic": policy}`` for a test record whose pixel is configured, else {}."""
+    pixel_id = record.get("pixel_id") or settings.tenants.get(str(record.get("tenant_id")))
+    if not record.get("is_test") or pixel_id not in settings.pixels:
+        return {}
+    return {"test_traffic": describe_policy(str(pixel_id), settings)}
 
 
 def _event_report(event: CapiEvent, settings: Settings, now: float) -> dict[str, Any]:

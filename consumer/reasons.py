@@ -99,6 +99,11 @@ REASONS: dict[str, ReasonInfo] = {
         "Set kafka.topics.<topic>.writer_schema (or the right framing), deploy, then replay.",
         True,
     ),
+    "decode.out_of_range": ReasonInfo(
+        "A required date or timestamp field (named in the message) is outside what its logical type can hold (e.g. occurred_at far past year 9999).",
+        _FIX_PRODUCER,
+        False,
+    ),
     "decode.reader_mismatch": ReasonInfo(
         "This record uses a union branch or enum symbol our reader schema lacks (and no default).",
         "Evolve schemas/ (add the symbol or a default) with the producer, deploy, then replay.",
@@ -169,7 +174,37 @@ REASONS: dict[str, ReasonInfo] = {
         "A Purchase without an ISO 4217 currency.", "Fix the producer.", False
     ),
     "invalid.currency": ReasonInfo(
-        "custom_data.currency is not a 3-letter ISO 4217 code.", "Fix the producer.", False
+        "custom_data.currency is not an active ISO 4217 currency code (ZZZ, DOLLARS, a withdrawn code).",
+        "Fix the producer.",
+        False,
+    ),
+    "invalid.amount_out_of_range": ReasonInfo(
+        "An amount (named in the message) does not fit decimal(18,2) or is not finite; it would reach Meta as 1e+40.",
+        "Fix the producer's amount (or its schema's decimal precision and scale).",
+        False,
+    ),
+    "invalid.negative_value": ReasonInfo(
+        "A Purchase with a negative value (a refund, with mapping.order.refunds: dead_letter).",
+        "Nothing to send: Meta has no negative Purchase. Use refunds: filter to count them as filtered.",
+        False,
+    ),
+    "invalid.quantity": ReasonInfo(
+        "A Purchase line item has a quantity that is not a positive integer.",
+        "Fix the producer.",
+        False,
+    ),
+    "invalid.item_price": ReasonInfo(
+        "A Purchase line item has a negative unit price.", "Fix the producer.", False
+    ),
+    "invalid.id_too_long": ReasonInfo(
+        "event_id, order_id or a content id is longer than mapping.max_id_length; it is never cut, since it must equal the pixel's.",
+        "Fix the producer, or raise mapping.max_id_length if such ids are legitimate, then replay.",
+        True,
+    ),
+    "invalid.id_control_character": ReasonInfo(
+        "event_id, order_id or a content id holds a control character (newline, escape, NUL); it cannot match the pixel's.",
+        "Fix the producer; replaying the same bytes fails again.",
+        False,
     ),
     "invalid.event_time_type": ReasonInfo(
         "event_time is not an integer number of Unix seconds.",

@@ -35,8 +35,11 @@ __all__ = [
     "OrderMapping",
     "PixelSettings",
     "SchemaRegistrySettings",
+    "SeparateDataset",
     "Settings",
+    "TestTraffic",
     "TopicSettings",
+    "config_warnings",
     "load_settings",
     "masked",
 ]
@@ -138,6 +141,18 @@ class SchemaRegistrySettings(_Frozen):
     max_awaiting_records: int = Field(5_000, ge=1)
 
 
+class SeparateDataset(_Frozen):
+    """``test_traffic: {pixel: <id>}``: test records go to this separate (test) dataset."""
+
+    pixel: str = Field(min_length=1)
+
+
+# What happens to records flagged ``is_test`` (docs/event-id.md): ``drop`` (outcome filtered,
+# reason test_traffic), a separate test dataset, or ``send_with_code`` (the production pixel with
+# its test_event_code: Meta still uses such events for targeting and measurement, capi.md §1.4).
+TestTraffic = Literal["drop", "send_with_code"] | SeparateDataset
+
+
 class PixelSettings(_Frozen):
     """One Meta pixel (dataset): its own token, optional app secret, API version and test code."""
 
@@ -147,6 +162,7 @@ class PixelSettings(_Frozen):
     app_secret_file: Path | None = None
     api_version: str = Field("v21.0", pattern=r"^v\d+\.\d+$")
     test_event_code: str | None = None
+    test_traffic: TestTraffic = "drop"
 
     @model_validator(mode="after")
     def _read_secret_files(self) -> PixelSettings:
@@ -238,6 +254,9 @@ class OrderMapping(_Frozen):
     )
     # Extra custom_data properties: custom_data key -> dotted record field (e.g. "customer.city").
     custom_properties: dict[str, str] = Field(default_factory=dict)
+    # A Purchase whose total is negative (a refund): filter it (reason "refund") or dead-letter
+    # it (invalid.negative_value). Meta has no negative Purchase; it is never sent.
+    refunds: Literal["filter", "dead_letter"] = "filter"
     _custom_ok = field_validator("custom_properties")(_custom_properties_ok)
     _sources_ok = field_validator("action_sources")(_action_sources_ok)
 
@@ -282,6 +301,9 @@ class MappingSettings(_Frozen):
     default_country: str | None = Field(None, pattern=r"^[A-Z]{2}$")
     # How far in the future event_time may be (clock skew) before the event is invalid.
     future_skew_s: int = Field(60, ge=0)  # Meta documents no tolerance: keep it small (capi.md §2)
+    # Longest event_id, order_id or content id sent; a longer one is dead-lettered
+    # (invalid.id_too_long), never cut: it must equal the pixel's byte for byte.
+    max_id_length: int = Field(256, ge=1)
 
 
 class BatchSettings(_Frozen):
@@ -392,6 +414,17 @@ class Settings(BaseSettings):
                 raise ValueError(f"tenant {tenant!r} maps to pixel {pixel!r}, which has no entry")
         return self
 
+    @model_validator(mode="after")
+    def _test_datasets_known(self) -> Settings:
+        for pixel_id, pixel in self.pixels.items():
+            target = pixel.test_traffic
+            if isinstance(target, SeparateDataset) and target.pixel not in self.pixels:
+                raise ValueError(
+                    f"pixels.{pixel_id}.test_traffic: test dataset {target.pixel!r} has no "
+                    "pixels entry (it needs its own access token)"
+                )
+        return self
+
 
 def load_settings(path: Path | None, *, token_placeholder: str | None = None) -> Settings:
     """Read ``path`` (YAML) and the environment into a validated Settings, or raise ConfigError.
@@ -448,6 +481,17 @@ def _describe(exc: PydanticValidationError) -> str:
         where = ".".join(str(part) for part in error["loc"]) or "(top level)"
         problems.append(f"{where}: {error['msg']}")
     return "; ".join(problems)
+
+
+def config_warnings(settings: Settings) -> list[str]:
+    """Legal settings an operator should think twice about (``check-config`` prints them)."""
+    return [
+        f"pixels.{pixel_id}.test_traffic: send_with_code sends test records to the production "
+        "pixel; Meta still uses events with a test_event_code for targeting and measurement "
+        "(docs/event-id.md): prefer drop or a separate test dataset"
+        for pixel_id, pixel in settings.pixels.items()
+        if pixel.test_traffic == "send_with_code"
+    ]
 
 
 def masked(settings: Settings) -> dict[str, Any]:

@@ -30,12 +30,15 @@ from consumer.core.avro_guard import (
     lines,
     union_lines,
 )
+from consumer.core.logical import CONVERSION_ERRORS, DROPPED_KEY, out_of_range
 from consumer.errors import DecodeError
 
 __all__ = ["Decoder", "compile_decoder", "decoder_source"]
 
 Decoder = Callable[[bytes, DecodeLimits], Any]
 _MAX_DEPTH = 6  # nesting (in indentation levels) before a type gets its own function
+_NEVER_FAILS = frozenset({"decimal"})  # fastavro rounds decimals to their precision
+_CONVERSION = {"_CONVERSION_ERRORS": CONVERSION_ERRORS, "_out_of_range": out_of_range}
 _WIDTHS = {
     "float": (4, struct.Struct("<f").unpack_from),
     "double": (8, struct.Struct("<d").unpack_from),
@@ -46,13 +49,14 @@ def compile_decoder(schema: Any) -> Decoder:
     """A decoder for payloads written with ``schema`` (a fastavro parsed schema), read as itself."""
     generator = _Generator()
     entry = generator.function(schema)
-    namespace: dict[str, Any] = {**RUNTIME, **generator.constants}
+    namespace: dict[str, Any] = {**RUNTIME, **generator.constants, **_CONVERSION}
     exec(compile(generator.source(), "<avro decoder>", "exec"), namespace)  # noqa: S102
     decode: Callable[[bytes, int, Budget], tuple[Any, int]] = namespace[entry]
 
     def decoder(payload: bytes, limits: DecodeLimits) -> Any:
+        budget = Budget(limits)
         try:
-            value, end = decode(payload, 0, Budget(limits))
+            value, end = decode(payload, 0, budget)
         except IndexError:  # a read past the end
             raise DecodeError("decode.truncated", "payload ends before the record does") from None
         except RecursionError:
@@ -61,6 +65,8 @@ def compile_decoder(schema: Any) -> Decoder:
             raise DecodeError("decode.truncated", "payload ends before the record does")
         if end != len(payload):
             raise DecodeError("decode.corrupt", f"{len(payload) - end} trailing bytes")
+        if budget.dropped and isinstance(value, dict):
+            value[DROPPED_KEY] = tuple(budget.dropped)
         return value
 
     return decoder
@@ -81,6 +87,8 @@ class _Generator(SourceBuilder):
         self._named: dict[str, str | dict[str, Any]] = {}  # record: function; enum, fixed: schema
         self._vars = 0
         self.constants: dict[str, Any] = {}
+        self._path: list[str] = []  # record field names down to the value being decoded
+        self._optional: set[int] = set()  # ids of the branch schemas of unions with null
 
     def function(self, schema: Any) -> str:
         name = self.reserve()
@@ -89,7 +97,9 @@ class _Generator(SourceBuilder):
             body, items = [], []
             for field in schema["fields"]:
                 target = self._var()
+                self._path.append(str(field["name"]))
                 body += self._emit(field["type"], target, 1)
+                self._path.pop()
                 items.append(f"{str(field['name'])!r}: {target}")
             result = "{" + ", ".join(items) + "}"
         else:
@@ -137,7 +147,19 @@ class _Generator(SourceBuilder):
         if convert is None:
             return []
         function, spec = self._constant(convert), self._constant(schema)
-        return lines(depth, f"{target} = {function}({target}, {spec}, None)")
+        if logical in _NEVER_FAILS:
+            return lines(depth, f"{target} = {function}({target}, {spec}, None)")
+        # An unconvertible value (a date past 9999): dropped when optional, else out_of_range.
+        path = self._constant(".".join(self._path))
+        optional = id(schema) in self._optional
+        return lines(
+            depth,
+            "try:",
+            f"    {target} = {function}({target}, {spec}, None)",
+            "except _CONVERSION_ERRORS:",
+            f"    _out_of_range(budget.dropped, {path}, {optional})",
+            f"    {target} = None",
+        )
 
     def _nested(self, schema: Any, target: str, depth: int) -> list[str]:
         """Deep types get a function of their own (Python caps nesting); [] when not deep."""
@@ -220,6 +242,8 @@ class _Generator(SourceBuilder):
         )
 
     def _union(self, branches: list[Any], target: str, depth: int) -> list[str]:
+        if "null" in branches:
+            self._optional.update(id(branch) for branch in branches)
         return union_lines(depth, [self._emit(branch, target, depth + 1) for branch in branches])
 
     def _blocks(self, schema: dict[str, Any], target: str, with_key: bool, depth: int) -> list[str]:

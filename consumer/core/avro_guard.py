@@ -51,11 +51,13 @@ class DecodeLimits:
 
 
 class Budget:
-    __slots__ = ("items_left", "max_string")
+    __slots__ = ("dropped", "items_left", "max_string")
 
     def __init__(self, limits: DecodeLimits) -> None:
         self.items_left = limits.max_items
         self.max_string = limits.max_string_bytes
+        # (field path, reason) of optional logical values that could not be converted
+        self.dropped: list[tuple[str, str]] = []
 
 
 Check = Callable[[bytes, int, Budget], int]

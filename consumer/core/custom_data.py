@@ -8,26 +8,48 @@ never drifts (``1234567890123456.78`` stays that, not ``1234567890123456.8``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 import orjson
 
+from consumer.errors import ValidationError
+
 __all__ = ["Money", "lead_custom_data", "money", "order_custom_data", "record_path"]
 
 Money = float | orjson.Fragment
 # Any decimal of at most 15 significant digits prints back from its float unchanged (DBL_DIG).
 _FLOAT_EXACT_DIGITS = 15
+# The schemas' money type is decimal(18,2): 16 integer digits and 2 after the point.
+_SCALE = 2
+_MAX_INTEGER_DIGITS = 18 - _SCALE
+_CENT = Decimal(1).scaleb(-_SCALE)
 
 
-def money(value: Decimal) -> Money:
-    """Decimal -> JSON number with the same digits (float when exact, else a raw fragment)."""
-    # A short text has at most that many digits: the cheap test settles every everyday amount.
+def money(value: Decimal, field: str = "amount") -> Money:
+    """Decimal -> JSON number with the same digits (float when exact, else a raw fragment).
+
+    Raises ValidationError (``invalid.amount_out_of_range``) for a value that does not fit the
+    schemas' ``decimal(18,2)`` (a wider writer, or bytes holding a bigger number) or is not
+    finite: such a value would reach Meta as ``1e+40``.
+    """
+    text = str(value)
+    # Everyday amounts as decimal(18,2) decodes them: plain notation with exactly 2 decimals
+    # (so finite, no exponent) in at most 15 characters, which print back from their float.
+    if len(text) <= _FLOAT_EXACT_DIGITS and text[-3:-2] == ".":
+        return float(value)
+    exponent = value.as_tuple().exponent
     if (
-        len(str(value)) <= _FLOAT_EXACT_DIGITS
-        or len(value.as_tuple().digits) <= _FLOAT_EXACT_DIGITS
+        type(exponent) is not int  # NaN, sNaN, Infinity
+        or value.adjusted() >= _MAX_INTEGER_DIGITS
+        or (exponent < -_SCALE and value != value.quantize(_CENT))
     ):
+        raise ValidationError(
+            "invalid.amount_out_of_range", f"{field} does not fit decimal(18,2) or is not finite"
+        )
+    if len(value.as_tuple().digits) <= _FLOAT_EXACT_DIGITS:
         return float(value)
     return orjson.Fragment(format(value.normalize(), "f").encode())
 
@@ -48,7 +70,11 @@ def _extras(record: Mapping[str, Any], properties: Mapping[str, str]) -> dict[st
     for key, path in properties.items():
         value = record_path(record, path)
         if isinstance(value, Decimal):
-            extras[key] = money(value)
+            extras[key] = money(value, f"custom_properties.{key}")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ValidationError(
+                "invalid.amount_out_of_range", f"custom_properties.{key} is not finite"
+            )
         elif isinstance(value, str | int | float | bool):
             extras[key] = value
     return extras
@@ -69,9 +95,9 @@ def order_custom_data(
     }
     _add_currency(custom, record)
     if isinstance(record.get("total"), Decimal):
-        custom["value"] = money(record["total"])
+        custom["value"] = money(record["total"], "total")
     if isinstance(record.get("predicted_ltv"), Decimal):
-        custom["predicted_ltv"] = money(record["predicted_ltv"])
+        custom["predicted_ltv"] = money(record["predicted_ltv"], "predicted_ltv")
     if delivery:
         custom["delivery_category"] = str(delivery).lower()
     if not items:
@@ -92,7 +118,7 @@ def _content(item: Mapping[str, Any], delivery: object) -> dict[str, Any]:
     content: dict[str, Any] = {
         "id": str(item["sku"]),
         "quantity": int(item["quantity"]),
-        "item_price": money(item["unit_price"]),
+        "item_price": money(item["unit_price"], "line_items[].unit_price"),
     }
     if delivery:
         content["delivery_category"] = str(delivery).lower()
@@ -105,7 +131,7 @@ def lead_custom_data(
     """value and currency when the CRM knows a deal value, plus configured extras."""
     custom: dict[str, Any] = {}
     if isinstance(record.get("value"), Decimal):
-        custom["value"] = money(record["value"])
+        custom["value"] = money(record["value"], "value")
     _add_currency(custom, record)
     custom.update(_extras(record, properties or {}))
     return custom

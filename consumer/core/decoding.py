@@ -26,6 +26,7 @@ import fastavro
 
 from consumer.core.avro_decoder import compile_decoder
 from consumer.core.avro_guard import DecodeLimits, compile_guard
+from consumer.core.logical import CONVERSION_ERRORS, lenient_read
 from consumer.errors import DecodeError
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "confluent_schema_id",
     "decode_payload",
     "decode_value",
+    "guarded_reader",
     "unframe",
 ]
 
@@ -190,11 +192,19 @@ def _reader_of(writer: dict[str, Any], reader: dict[str, Any]) -> _Read:
 def _read_function(writer: dict[str, Any], reader: dict[str, Any]) -> _Read:
     if writer == reader:
         return compile_decoder(writer)
+    return guarded_reader(writer, reader)
+
+
+def guarded_reader(writer: dict[str, Any], reader: dict[str, Any]) -> _Read:
+    """The guard (checks first, allocating nothing), then fastavro resolving the two schemas."""
     guard = compile_guard(writer)
 
     def guarded(payload: bytes, limits: DecodeLimits) -> Any:
         guard(payload, limits)  # lengths and counts, before fastavro allocates
-        return fastavro.schemaless_reader(io.BytesIO(payload), writer, reader)
+        try:
+            return fastavro.schemaless_reader(io.BytesIO(payload), writer, reader)
+        except CONVERSION_ERRORS:  # maybe a logical value out of range: which field, if any?
+            return lenient_read(io.BytesIO(payload), writer, reader)
 
     return guarded
 

@@ -9,17 +9,24 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from consumer.core.custom_data import lead_custom_data, order_custom_data
+from consumer.core.identifiers import check_id
+from consumer.core.logical import DROPPED_KEY
 from consumer.core.models import CapiEvent
+from consumer.core.templates import render_plain
+from consumer.core.test_traffic import TEST_TRAFFIC_REASON, route_test_record
 from consumer.core.user_data import build_user_data
 from consumer.errors import MappingError
 from consumer.settings import EventType, LeadMapping, OrderMapping, Settings
 
-__all__ = ["Filtered", "map_record", "render_event_id"]
+__all__ = ["REFUND_REASON", "Filtered", "map_record", "render_event_id"]
+
+REFUND_REASON = "refund"  # the ``filtered`` reason of a negative Purchase total (refunds: filter)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +61,25 @@ def _map(
     if event_name is None:
         return Filtered(f"{state_field}.{state.lower()}")
     pixel_id = _pixel_for(record, settings)
+    test_event_code = None
+    if record.get("is_test"):  # test records go where the pixel's test_traffic policy says
+        route = route_test_record(pixel_id, settings)
+        if route is None:
+            return Filtered(TEST_TRAFFIC_REASON)
+        pixel_id, test_event_code = route
+    total = record.get("total")
+    if (  # a negative total (is_signed and is_zero: C calls, no comparison with an int)
+        type(total) is Decimal
+        and total.is_signed()
+        and not total.is_zero()
+        and event_name == "Purchase"
+        and _refunds_filtered(rules)
+    ):
+        return Filtered(REFUND_REASON)
     source_field = "channel" if isinstance(rules, OrderMapping) else "source"
     action_source = rules.action_sources.get(str(record.get(source_field)), "other")
     event_id = record.get("event_id") or render_event_id(rules.event_id_template, record)
+    _check_ids(str(event_id), custom_data, settings.mapping.max_id_length)
     occurred_at = _occurred_at(record)
     config = settings.mapping
     built = build_user_data(record, occurred_at, config.external_id_form, config.default_country)
@@ -67,14 +90,14 @@ def _map(
         payload["custom_data"] = custom_data
     return CapiEvent(
         pixel_id=pixel_id,
-        test_event_code=_test_event_code(record, settings, pixel_id),
+        test_event_code=test_event_code,
         event_name=event_name,
         event_id=str(event_id),
         event_time=payload["event_time"],
         action_source=action_source,
         payload=payload,
         body=orjson.dumps(payload),
-        dropped=built.dropped,
+        dropped=built.dropped + decoded if (decoded := record.get(DROPPED_KEY)) else built.dropped,
     )
 
 
@@ -91,17 +114,29 @@ def _with_crm(
     return {**custom_data, "event_source": "crm", "lead_event_source": crm}
 
 
-def _test_event_code(record: Mapping[str, Any], settings: Settings, pixel_id: str) -> str | None:
-    """Test records carry the pixel's test code; without one they must not pass as production."""
-    if not record.get("is_test"):
-        return None
-    code = settings.pixels[pixel_id].test_event_code
-    if code is None:
-        raise MappingError(
-            "mapping.no_test_event_code",
-            f"test record for pixel {pixel_id}, which has no test_event_code",
-        )
-    return code
+def _refunds_filtered(rules: OrderMapping | LeadMapping) -> bool:
+    """A negative Purchase total is filtered under ``refunds: filter`` (else dead-lettered)."""
+    return isinstance(rules, OrderMapping) and rules.refunds == "filter"
+
+
+def _check_ids(event_id: str, custom_data: Mapping[str, Any], max_length: int) -> None:
+    """event_id, order_id and content ids go out exactly as recorded, or not at all.
+
+    ``isprintable`` (fast, in C) is False for every control character: only an id failing it,
+    or a long one, gets the exact check.
+    """
+    order_id = custom_data.get("order_id", "")
+    if not (
+        len(event_id) <= max_length
+        and len(order_id) <= max_length
+        and event_id.isprintable()
+        and order_id.isprintable()
+    ):
+        check_id("event_id", event_id, max_length)
+        check_id("order_id", order_id, max_length)
+    for content_id in custom_data.get("content_ids", ()):
+        if len(content_id) > max_length or not content_id.isprintable():
+            check_id("content_ids[]", content_id, max_length)
 
 
 class _ScalarFields(dict[str, Any]):
@@ -120,6 +155,9 @@ class _ScalarFields(dict[str, Any]):
 
 def render_event_id(template: str, record: Mapping[str, Any]) -> str:
     """Fill the event_id template from the record's top-level scalar fields."""
+    event_id = render_plain(template, record)
+    if event_id:
+        return event_id
     try:
         event_id = template.format_map(_ScalarFields(record))
     except KeyError as exc:
@@ -176,7 +214,9 @@ def _payload(
         payload["event_source_url"] = browser["page_url"]
     if browser.get("referrer_url"):
         payload["referrer_url"] = browser["referrer_url"]
-    payload.update(_consent(record.get("consent")))
+    consent = record.get("consent")
+    if consent:
+        payload.update(_consent(consent))
     return payload
 
 

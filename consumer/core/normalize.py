@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Literal
 
 from consumer.core.geo import country_code, letters_only, normalize_postal_code, normalize_state
-from consumer.core.phone import MIN_PHONE_DIGITS, normalize_phone
+from consumer.core.phone import normalize_phone, phone_rejection
 
 __all__ = [
     "HASHED_FIELDS",
@@ -203,7 +203,7 @@ def _hasher(field: str) -> FieldHasher:
             return stripped.lower()
         normalized = normalize(stripped, country)
         if normalized is None:
-            return Rejected(_why(field, stripped.lower()))
+            return Rejected(_why(field, stripped, country))
         return _sha256(normalized.encode()).hexdigest()
 
     return lru_cache(maxsize=_CACHED_VALUES)(hash_one) if field in _LOW_CARDINALITY else hash_one
@@ -218,13 +218,12 @@ def hash_field(field: str, value: str, country: str | None = None) -> str | Reje
     return HASHERS[field](value, country)
 
 
-def _why(field: str, lowered: str) -> str:
+def _why(field: str, stripped: str, country: str | None) -> str:
     """A precise reason code for a value ``field``'s normalizer refused (never the value)."""
     if field == "em":
-        return "no_at_sign" if "@" not in lowered else "no_domain"
+        return "no_at_sign" if "@" not in stripped else "no_domain"
     if field == "ph":
-        digits = sum(ch.isdigit() for ch in lowered)
-        return "too_few_digits" if digits < MIN_PHONE_DIGITS else "not_a_phone_number"
+        return phone_rejection(stripped, country)
     return "unrecognized"
 
 

@@ -65,6 +65,7 @@ _COOKIES = {
     "fbp": re.compile(r"fb\.\d+\.\d+\.[0-9]+(?:\.[A-Za-z0-9_-]+)?"),
 }
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_PORT_DIGITS = 5  # 65535
 _LEAD_ID = re.compile(r"\d{15,17}")  # Meta Lead Ads ids: 15-17 digits (capi.md §3)
 
 
@@ -148,6 +149,8 @@ def _add_browser(
     """Raw identifiers: a valid IP, the user agent (never a hash), well-formed fbp/fbc cookies."""
     ip = _text(browser.get("client_ip"))
     if ip:
+        if ":" in ip and (ip[0] == "[" or ip.count(":") == 1):  # [v6], [v6]:port, v4:port
+            ip = _without_port(ip)
         if _is_ip(ip):
             user_data["client_ip_address"] = ip
         else:
@@ -158,18 +161,72 @@ def _add_browser(
             dropped.append(("client_user_agent", "hashed"))
         else:
             user_data["client_user_agent"] = agent
-    cookies = (("fbp", browser.get("fbp")), ("fbc", browser.get("fbc")))
-    for field, raw in cookies:
-        cookie = _text(raw) or (fbc_from_click(browser, occurred_at) if field == "fbc" else "")
-        if cookie and _COOKIES[field].fullmatch(cookie):
-            user_data[field] = cookie
-        elif cookie:
-            dropped.append((field, "malformed_cookie"))
+    fbp = _text(browser.get("fbp"))
+    if fbp and _COOKIES["fbp"].fullmatch(fbp):
+        user_data["fbp"] = fbp
+    elif fbp:
+        dropped.append(("fbp", "malformed_cookie"))
+    if browser.get("fbc") or browser.get("fbclid"):
+        fbc = _fbc(browser, occurred_at, dropped)
+        if fbc:
+            user_data["fbc"] = fbc
+
+
+def _fbc(browser: Mapping[str, Any], occurred_at: dt.datetime, dropped: list[Dropped]) -> str:
+    """The ``_fbc`` cookie, unless the landing URL's fbclid is a newer, different click.
+
+    capi.md §3.1: overwrite the cookie when the URL's fbclid differs from the one it holds; the
+    new click wins. A cookie carrying the same click id is kept (its creation time is the first
+    sighting); a cookie created after ``fbclid_seen_at`` is the newer click and is kept too.
+    """
+    cookie = _text(browser.get("fbc"))
+    if cookie and not _COOKIES["fbc"].fullmatch(cookie):
+        dropped.append(("fbc", "malformed_cookie"))
+        cookie = ""
+    fresh = fbc_from_click(browser, occurred_at)
+    if not fresh or (cookie and not _click_is_newer(cookie, fresh, browser)):
+        return cookie
+    if _COOKIES["fbc"].fullmatch(fresh):
+        return fresh
+    dropped.append(("fbc", "malformed_fbclid"))
+    return cookie
+
+
+def _click_is_newer(cookie: str, fresh: str, browser: Mapping[str, Any]) -> bool:
+    """The fbclid is another click than the cookie's, and not seen before the cookie was set."""
+    _, _, created, click = cookie.split(".", 4)[:4]
+    if click == fresh.split(".", 4)[3]:
+        return False
+    if browser.get("fbclid_seen_at") is None:
+        return True  # the URL's click id of this visit: Meta's rule, the new click wins
+    return int(created) <= int(fresh.split(".", 3)[2])
 
 
 def _text(value: object) -> str:
     """A stripped string, or "" for anything else."""
     return value.strip() if isinstance(value, str) else ""
+
+
+def _without_port(text: str) -> str:
+    """``203.0.113.9:443`` -> ``203.0.113.9``, ``[2001:db8::1]:443`` -> ``2001:db8::1``.
+
+    Load balancers and proxies write client addresses with the port; a bare IPv6 address has
+    several colons and is left alone.
+    """
+    if text.startswith("["):
+        end = text.find("]")
+        port = text[end + 2 :] if end > 0 and text[end + 1 : end + 2] == ":" else None
+        if end == len(text) - 1 or (port is not None and _is_port(port)):
+            return text[1:end]
+        return text
+    host, colon, port = text.partition(":")
+    if colon and ":" not in port and _is_port(port):
+        return host
+    return text
+
+
+def _is_port(text: str) -> bool:
+    return 0 < len(text) <= _PORT_DIGITS and text.isascii() and text.isdigit()
 
 
 def _is_ip(text: str) -> bool:

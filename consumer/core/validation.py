@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from consumer.core.currencies import CURRENCIES
 from consumer.core.models import CapiEvent
 from consumer.errors import ValidationError
 
@@ -21,7 +22,6 @@ DAY_S = 86_400
 MAX_AGE_S = 7 * DAY_S  # Meta rejects the whole request if any event is older (capi.md §2)
 MAX_AGE_PHYSICAL_STORE_S = 62 * DAY_S  # offline / physical_store upload window (capi.md §2)
 MAX_EVENT_NAME = 50  # Pixel docs cap custom event names at 50 characters (capi.md §2.3)
-_CURRENCY = re.compile(r"^[A-Za-z]{3}$")
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)  # the browser URL of a website event
 
 
@@ -101,19 +101,48 @@ def _check_action_source(event: CapiEvent, _now: float, _skew: int) -> None:
 
 
 def _check_value(event: CapiEvent, _now: float, _skew: int) -> None:
+    """Currency is an active ISO 4217 code on every event; a Purchase has a value >= 0 (§4)."""
     custom = event.payload.get("custom_data") or {}
+    currency = custom.get("currency")
+    if currency is not None and currency not in CURRENCIES:
+        raise ValidationError("invalid.currency", "custom_data.currency is not an ISO 4217 code")
     if event.event_name != "Purchase":
-        if "currency" in custom and not _CURRENCY.match(str(custom["currency"])):
-            raise ValidationError("invalid.currency", "custom_data.currency is not ISO 4217")
         return
-    if not isinstance(custom.get("value"), _NUMBERS):
+    value = custom.get("value")
+    if not isinstance(value, _NUMBERS):
         raise ValidationError(
             "invalid.purchase_without_value", "Purchase needs a numeric custom_data.value"
         )
-    if not _CURRENCY.match(str(custom.get("currency", ""))):
+    if currency is None:
         raise ValidationError(
             "invalid.purchase_without_currency", "Purchase needs an ISO 4217 currency"
         )
+    if value < 0 if type(value) is float else _is_negative(value):
+        raise ValidationError("invalid.negative_value", "Purchase custom_data.value is negative")
+    if "contents" in custom:
+        _check_contents(custom["contents"])
+
+
+def _is_negative(value: float | orjson.Fragment) -> bool:
+    """value < 0 for any JSON number custom_data holds (int, float or an exact Fragment)."""
+    if isinstance(value, orjson.Fragment):  # an exact decimal's text (custom_data.money)
+        return orjson.dumps(value).startswith(b"-")
+    return value < 0
+
+
+def _check_contents(contents: Any) -> None:
+    """A Purchase's line items: positive integer quantities, prices >= 0."""
+    for item in contents:
+        quantity = item.get("quantity")
+        if type(quantity) is not int or quantity <= 0:
+            raise ValidationError(
+                "invalid.quantity", "Purchase contents[].quantity must be a positive integer"
+            )
+        price = item.get("item_price")
+        if price is not None and (price < 0 if type(price) is float else _is_negative(price)):
+            raise ValidationError(
+                "invalid.item_price", "Purchase contents[].item_price is negative"
+            )
 
 
 def _check_user_data(event: CapiEvent, _now: float, _skew: int) -> None:

@@ -31,6 +31,7 @@ from consumer.devstack.emulator_errors import (
     unknown_object,
     wrong_appsecret_proof,
 )
+from consumer.devstack.emulator_money import is_iso_currency, purchase_problem
 from consumer.devstack.emulator_user_data import check_user_data
 
 __all__ = [
@@ -85,7 +86,6 @@ BODY_KEYS = frozenset(
 _LDU_COUNTRIES = frozenset({0, 1})  # 0 = geolocate, 1 = USA (capi.md §2.2)
 _LDU_STATES = frozenset({0, *range(1000, 1014)})  # 0 = geolocate, 1000-1013 = US states
 _EXTINFO_LEN = 16  # app_data.extinfo is a positional array of 16 entries (capi.md §2)
-_CURRENCY = re.compile(r"[A-Za-z]{3}")
 _URL = re.compile(r"https?://\S+")
 
 _Event = Mapping[str, object]
@@ -307,9 +307,10 @@ def _check_custom_data(event: _Event, _: _Clock) -> Violation | None:
         return Violation("custom_data.value", "custom_data.value must be a number")
     if "currency" in custom or purchase:
         currency = custom.get("currency")
-        if not isinstance(currency, str) or _CURRENCY.fullmatch(currency) is None:
+        if not isinstance(currency, str) or not is_iso_currency(currency):
             return Violation("custom_data.currency", "custom_data.currency must be ISO 4217")
-    return None
+    problem = purchase_problem(custom) if purchase else None
+    return None if problem is None else Violation("custom_data.purchase", problem)
 
 
 def _check_processing_options(event: _Event, _: _Clock) -> Violation | None:

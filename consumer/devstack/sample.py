@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 DEMO_PIXELS = ("1000000000000001", "1000000000000002", "1000000000000003")
-TEST_PIXEL = DEMO_PIXELS[1]  # the example config gives this pixel a test_event_code
+TEST_PIXEL = DEMO_PIXELS[1]  # some of its orders are test records (dropped: test_traffic drop)
 TENANT_PIXEL = ("shop-eu", DEMO_PIXELS[2])  # records of this tenant carry no pixel_id
 _SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 _FIRST = ["Mary", "John", "Valéry", "정", "Zoë", "Seán", "Ana María", "Li"]
@@ -111,7 +111,7 @@ def _order(rng: random.Random, index: int, now: dt.datetime) -> list[SampleRecor
     channel = rng.choices(["WEB", "IN_STORE", "PHONE"], weights=[7, 2, 1])[0]
     occurred = now - dt.timedelta(minutes=rng.randint(1, 600))
     value = _order_value(rng, index, occurred, status, channel)
-    if status != "PAID":
+    if status != "PAID" or value["is_test"]:  # test records: test_traffic drop (the default)
         return [SampleRecord("orders", value["order_id"], value, "filtered")]
     pixel = value["pixel_id"] or TENANT_PIXEL[1]
     event = (pixel, "Purchase", f"order_{value['order_id']}")

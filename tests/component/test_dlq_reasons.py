@@ -12,6 +12,7 @@ import datetime as dt
 import io
 import struct
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -195,7 +196,11 @@ MAPPING_CASES: dict[str, tuple[bytes, str, dict[str, Any]]] = {
     "mapping.no_pixel": (order(pixel_id=None), "orders", {}),
     "mapping.unknown_tenant": (order(pixel_id=None, tenant_id="nobody"), "orders", {}),
     "mapping.unconfigured_pixel": (order(pixel_id="999"), "orders", {}),
-    "mapping.no_test_event_code": (order(is_test=True), "orders", {}),
+    "mapping.no_test_event_code": (
+        order(is_test=True),
+        "orders",
+        {"pixels": {PIXEL: {"access_token": "t", "test_traffic": "send_with_code"}}},
+    ),
     "mapping.event_id_template": (
         order(),
         "orders",
@@ -230,7 +235,20 @@ VALIDATION_CASES: dict[str, tuple[bytes, dict[str, Any]]] = {
         {},
     ),
     "invalid.no_user_data": (order(customer=None, browser=None, channel="PHONE"), {}),
-    "invalid.purchase_without_currency": (order(currency="dollars"), {}),
+    "invalid.purchase_without_currency": (order(currency=" "), {}),
+    "invalid.currency": (order(currency="DOLLARS"), {}),
+    "invalid.negative_value": (
+        order(total=Decimal("-100.00")),
+        {"mapping": {"order": {"refunds": "dead_letter"}}},
+    ),
+    "invalid.quantity": (
+        order(line_items=[{**make_order()["line_items"][0], "quantity": -5}]),
+        {},
+    ),
+    "invalid.item_price": (
+        order(line_items=[{**make_order()["line_items"][0], "unit_price": Decimal("-3.00")}]),
+        {},
+    ),
     "invalid.purchase_without_value": (
         avro(LEAD_ID, make_lead()),
         {"mapping": {"lead": {"stages": {"NEW": "Purchase"}}}},
@@ -253,6 +271,28 @@ class TestValidateStage:
             headers["pixel_id"],
         )
         assert {"event_name", "event_id"} <= headers.keys()
+
+
+# Refused while mapping, before an event exists: no event ids in the headers (a refused id is
+# never copied into one).
+UNMAPPED_CASES: dict[str, bytes] = {
+    "invalid.amount_out_of_range": order(predicted_ltv=Decimal("-1E+30")),
+    "invalid.id_too_long": order(event_id="x" * 10_240),
+    "invalid.id_control_character": order(event_id="order-1\n\x1b[31m"),
+}
+
+
+class TestRefusedWhileMapping:
+    @pytest.mark.parametrize("reason", sorted(UNMAPPED_CASES))
+    async def test_reason_without_ids(self, reason: str) -> None:
+        """Amounts and ids refused while mapping are dead-lettered with their reason, no ids."""
+        headers = await dead_letter_headers(UNMAPPED_CASES[reason])
+
+        assert (reason, "validate", False) == (
+            headers["reason"],
+            headers["stage"],
+            "event_id" in headers,
+        )
 
 
 SEND_CASES: dict[str, tuple[GraphVerdict, dict[str, str]]] = {

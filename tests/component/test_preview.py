@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import json
 import struct
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -144,3 +145,62 @@ def test_crm_lead(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         report["event"]["custom_data"]["event_source"],
     )
     assert ["em", "lead_id"] == report["emq_estimate"]["present"]
+
+
+def test_new_reasons_and_test_traffic(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """preview shows refunds and test records filtered (with the test_traffic policy that
+    applied), a bad currency and a bad event_id dead-lettered, an out-of-range date dropped."""
+    source = tmp_path / "orders.bin"
+    frames = [
+        _order(total=Decimal("-100.00")),
+        _order(is_test=True),
+        _order(currency="DOLLARS"),
+        _order(event_id="order-1\n"),
+    ]
+    late = _order()
+    late["customer"] = {**late["customer"], "date_of_birth": dt.date(9999, 12, 31)}
+    payload = _frame(late)  # then the date's days become 2^31-1, past what Python holds
+    days = fastavro_int(dt.date(9999, 12, 31).toordinal() - dt.date(1970, 1, 1).toordinal())
+    payload = payload.replace(days, fastavro_int(2**31 - 1), 1)
+    source.write_bytes(b"".join(_frame(record) for record in frames) + payload)
+
+    code = main(["preview", "--type", "order", "--binary", str(source)])
+
+    reports = _reports(capsys.readouterr().out)
+    assert 0 == code
+    assert [
+        ("filtered", "refund", None),
+        ("filtered", "test_traffic", "drop"),
+        ("dead_lettered", "invalid.currency", None),
+        ("dead_lettered", "invalid.id_control_character", None),
+        ("valid", None, None),
+    ] == [(r["outcome"], r["reason"], r.get("test_traffic")) for r in reports]
+    assert {"field": "customer.date_of_birth", "reason": "out_of_range"} in reports[4][
+        "dropped_user_data"
+    ]
+
+
+def fastavro_int(value: int) -> bytes:
+    """Avro's zig-zag varint encoding of ``value``."""
+    buffer = io.BytesIO()
+    fastavro.schemaless_writer(buffer, "long", value)
+    return buffer.getvalue()
+
+
+def test_json_out_of_range_dates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """JSON input: an optional date out of range is a dropped value, a required one is named."""
+    good = json.loads(_json_line(_order()))
+    ((branch, customer),) = good["customer"].items()  # Avro JSON names the union branch
+    late = {**good, "customer": {branch: {**customer, "date_of_birth": {"int": 2**31 - 1}}}}
+    source = tmp_path / "orders.jsonl"
+    source.write_text(json.dumps(late) + "\n" + json.dumps({**good, "occurred_at": 2**62}) + "\n")
+
+    code = main(["preview", "--type", "order", str(source)])
+
+    captured = capsys.readouterr()
+    (report,) = _reports(captured.out)
+    assert 1 == code
+    assert {"field": "customer.date_of_birth", "reason": "out_of_range"} in report[
+        "dropped_user_data"
+    ]
+    assert "line 2: decode.out_of_range: occurred_at" in captured.err

@@ -229,6 +229,17 @@ REJECTED = [
     pytest.param(
         {"custom_data.currency": "U$D"}, "custom_data.currency", None, id="currency-symbol"
     ),
+    pytest.param({"custom_data.currency": "ZZZ"}, "custom_data.currency", None, id="currency-zzz"),
+    pytest.param(
+        {"custom_data.currency": "HRK"}, "custom_data.currency", None, id="currency-withdrawn"
+    ),
+    pytest.param({"custom_data.value": -100.0}, "custom_data.purchase", None, id="negative-value"),
+    pytest.param(
+        {"custom_data.contents": [{"id": "A", "quantity": -5, "item_price": 3.0}]},
+        "custom_data.purchase",
+        None,
+        id="negative-quantity",
+    ),
     pytest.param({"custom_data": [1]}, "custom_data.type", None, id="custom_data-list"),
     pytest.param({"data_processing_options": "LDU"}, "dpo.options", None, id="dpo-string-not-list"),
     pytest.param({"data_processing_options": ["XYZ"]}, "dpo.options", None, id="dpo-unknown"),

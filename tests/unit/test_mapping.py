@@ -81,9 +81,8 @@ class TestOrder:
             ({"pixel_id": None, "tenant_id": "nobody"}, "mapping.unknown_tenant"),
             ({"pixel_id": None}, "mapping.no_pixel"),
             ({"pixel_id": "999"}, "mapping.unconfigured_pixel"),
-            ({"pixel_id": PIXEL, "is_test": True}, "mapping.no_test_event_code"),
         ],
-        ids=["unknown-tenant", "no-pixel", "unconfigured-pixel", "test-without-code"],
+        ids=["unknown-tenant", "no-pixel", "unconfigured-pixel"],
     )
     def test_unroutable(self, overrides: dict[str, object], reason: str) -> None:
         """Records that cannot be routed to a configured pixel raise MappingError with a reason."""

@@ -34,10 +34,20 @@ def _check(**overrides: Any) -> None:
             "invalid.missing_user_agent",
         ),
         ({"total": None}, "invalid.purchase_without_value"),
-        ({"currency": "dollars"}, "invalid.purchase_without_currency"),
+        ({"currency": "dollars"}, "invalid.currency"),
+        ({"currency": " "}, "invalid.purchase_without_currency"),
         ({"customer": None, "browser": None, "channel": "PHONE"}, "invalid.no_user_data"),
     ],
-    ids=["too-old", "future", "no-url", "no-ua", "no-value", "bad-currency", "no-user-data"],
+    ids=[
+        "too-old",
+        "future",
+        "no-url",
+        "no-ua",
+        "no-value",
+        "bad-currency",
+        "no-currency",
+        "no-user-data",
+    ],
 )
 def test_rejected(overrides: dict[str, Any], reason: str) -> None:
     """Each documented violation raises ValidationError with its reason."""
