@@ -6,7 +6,7 @@ injects faults on demand (:mod:`emulator_faults`). It imports nothing of the con
 ``consumer.errors`` and the dev stack's process handling (``procs``, ``service``), so a bug in our
 mapping or validation cannot hide behind the same bug here.
 
-A request goes: version check (format, then Meta's schedule: ``emulator_versions``) → body decode → delay faults (latency, stall) → at most one answer
+A request goes: version format check → body decode → Meta's version schedule (``emulator_versions``) → delay faults (latency, stall) → at most one answer
 fault → auth (pixel, token, ``appsecret_proof``) → body errors → rules → 200 and recording.
 
 Control API (JSON): ``POST/GET/DELETE /_emulator/faults``, ``GET /_emulator/events[?pixel_id=]``,
@@ -148,11 +148,11 @@ async def _post_events(request: web.Request) -> web.StreamResponse:
     pixel_id = request.match_info["pixel_id"]
     if _VERSION.fullmatch(request.match_info["version"]) is None:
         return _reject(state, pixel_id, unknown_path(request.path), 0)
-    version_error = state.versions.check(request.match_info["version"], state.clock())
-    if version_error is not None:
-        return _reject(state, pixel_id, version_error, 0)
     body = await _read_body(request)
     events = body.events
+    version_error = state.versions.check(request.match_info["version"], state.clock())
+    if version_error is not None:  # read first only so the request log counts the events
+        return _reject(state, pixel_id, version_error, len(events))
     for delay in state.faults.take_delays(pixel_id):
         await _delay(state, delay)
     fault = state.faults.take_answer(pixel_id, body.event_ids)
