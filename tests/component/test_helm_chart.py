@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ import pytest
 import yaml
 from prometheus_client import generate_latest
 
+from consumer.emq_poller import MetaEmqBook
 from consumer.kafka_stats import KafkaStatus
 from consumer.metrics import Metrics
 from consumer.settings import load_settings
@@ -246,6 +248,8 @@ def exported_names() -> set[str]:
         in_flight, in_flight_bytes, paused, assigned = 0, 0, False, frozenset()
 
     metrics.watch(View(), KafkaStatus(), lambda: True)
+    metrics.watch_versions({"1": "v25.0"}, dict, lambda: datetime.date(2026, 12, 1))
+    metrics.watch_meta_emq(MetaEmqBook(), ["1"])
     metrics.observe_batch("1", 0.1)
     metrics.observe_dedup("claim", 0.001)
     text = generate_latest(metrics.registry).decode()

@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from consumer import cli
 from consumer.core.graph_errors import Kind, classify
@@ -20,7 +21,9 @@ from consumer.core.graph_versions import (
 from consumer.core.limits import PixelLimit
 from consumer.devstack.emulator_versions import END_DATES, VersionGate
 from consumer.errors import ConfigError
+from consumer.metrics import Metrics
 from consumer.settings import PixelSettings
+from consumer.stats import RunStats
 from consumer.version_check import check_pixel_versions, today_utc
 
 DAY = dt.date(2026, 12, 1)
@@ -225,3 +228,25 @@ class TestEmulatorGate:
             gate.check("v25.0", _at(DAY)) is not None,
             gate.check("v20.0", _at(DAY)) is not None,
         )
+
+
+class TestVersionMetrics:
+    def test_held_and_days_left_per_pixel(self) -> None:
+        """Each pixel exports whether it is held and, for dated versions, the days left (clock injected)."""
+        metrics = Metrics(RunStats())
+        metrics.watch_versions(
+            {"p1": "v21.0", "p2": "v27.0"}, lambda: {"p1": "refused"}, lambda: DAY
+        )
+
+        found = {
+            (s.name, s.labels["pixel_id"]): s.value
+            for family in text_string_to_metric_families(metrics.exposition()[0].decode())
+            for s in family.samples
+            if s.name.startswith(("capi_pixel_version_held", "capi_graph_version_days_left"))
+        }
+
+        assert {
+            ("capi_pixel_version_held", "p1"): 1.0,
+            ("capi_pixel_version_held", "p2"): 0.0,
+            ("capi_graph_version_days_left", "p1"): 51.0,
+        } == found
