@@ -13,7 +13,7 @@ from consumer.core.dataset_quality import (
     QualityAnswerError,
     parse_answer,
 )
-from consumer.devstack.emulator_quality import quality_answer
+from consumer.devstack.emulator_quality import IDENTIFIERS, quality_answer
 from consumer.emq_poller import MetaEmqBook, quality_tokens
 from consumer.errors import ConfigError
 from consumer.settings import DatasetQualitySettings, PixelSettings, load_settings, masked
@@ -96,13 +96,11 @@ class TestTokens:
 
 class TestEmulatorAnswer:
     def test_web_events_only_scored_by_coverage(self) -> None:
-        """The emulator scores website events per name from identifier coverage, capped at 10."""
+        """The emulator scores website events per name from identifier coverage (weights sum to 10)."""
+        both = {"em": "h", "ph": "h"}
         events = [
-            {
-                "event_name": "Purchase",
-                "action_source": "website",
-                "user_data": {"em": "h", "ph": "h"},
-            },
+            {"event_name": "Purchase", "action_source": "website", "user_data": both},
+            {"event_name": "Purchase", "action_source": "website", "user_data": both},
             {"event_name": "Purchase", "action_source": "website", "user_data": {"em": "h"}},
             {"event_name": "Lead", "action_source": "system_generated", "user_data": {"em": "h"}},
         ]
@@ -111,12 +109,16 @@ class TestEmulatorAnswer:
 
         assert ["Purchase"] == [entry["event_name"] for entry in answer["web"]]  # type: ignore[index]
         quality = answer["web"][0]["event_match_quality"]  # type: ignore[index]
-        assert 4.5 == quality["composite_score"]  # em 3.5 x 100% + ph 2.0 x 50%
+        assert 3.5 == quality["composite_score"]  # em 2.5 x 100% + ph 1.5 x 2/3
         assert [
             {"identifier": "email", "coverage": {"percentage": 100.0}},
-            {"identifier": "phone", "coverage": {"percentage": 50.0}},
+            {"identifier": "phone", "coverage": {"percentage": 66.7}},
         ] == quality["match_key_feedback"]
-        assert [EventQuality("Purchase", 4.5)] == parse_answer(answer)
+        assert [EventQuality("Purchase", 3.5)] == parse_answer(answer)
+
+    def test_weights_add_up_to_ten(self) -> None:
+        """An event carrying every identifier scores exactly Meta's maximum, 10."""
+        assert 10.0 == round(sum(weight for _name, weight in IDENTIFIERS.values()), 6)
 
 
 class TestSettings:
