@@ -10,7 +10,6 @@ The scores land in a :class:`MetaEmqBook`, which ``consumer.metrics`` exports.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import random
 import time
@@ -89,6 +88,7 @@ class DatasetQualityPoller:
         self._backoff = Backoff(first, max(first, settings.max_backoff_s), math.inf)
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
 
     @property
     def polled_pixels(self) -> list[str]:
@@ -99,19 +99,16 @@ class DatasetQualityPoller:
         if not self._tokens:
             log.info("dataset_quality.off", reason="disabled or no dataset_quality token")
             return
-        self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=self._settings.timeout_s),
-            headers={"User-Agent": self._meta.user_agent},
-        )
         self._tasks = [asyncio.create_task(self._loop(pixel)) for pixel in self.polled_pixels]
         log.info("dataset_quality.polling", pixels=self.polled_pixels)
 
     async def stop(self) -> None:
+        """Cancel the polling tasks and close the session."""
+        self._stopping = True  # ends a loop whose cancellation aiohttp's timeout swallowed
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            await asyncio.wait(self._tasks)
         self._tasks = []
         if self._session is not None:
             await self._session.close()
@@ -119,22 +116,24 @@ class DatasetQualityPoller:
 
     async def _loop(self, pixel_id: str) -> None:
         failures = 0
-        while True:
+        while not self._stopping:
             if await self.poll(pixel_id):
                 failures = 0
                 delay = self._settings.interval_s
             else:
                 delay = self._backoff.delay(failures, self._rng)
                 failures += 1
-            await self._sleep(delay)
+            if not self._stopping:
+                await self._sleep(delay)
 
     async def poll(self, pixel_id: str) -> bool:
         """One poll of one pixel; True on success. Never raises (a bug here must not stop us)."""
         try:
             scores = await self._fetch(pixel_id)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001  # isolation: any failure is logged and retried
+        except Exception as exc:  # isolation: any failure is logged and retried
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():  # stop() while aiohttp timed out
+                raise asyncio.CancelledError from exc
             self._book.failures[pixel_id] += 1
             log.warning(
                 "dataset_quality.failed",
@@ -149,7 +148,10 @@ class DatasetQualityPoller:
 
     async def _fetch(self, pixel_id: str) -> dict[str, float]:
         if self._session is None:
-            raise RuntimeError("the poller is not started")
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._settings.timeout_s),
+                headers={"User-Agent": self._meta.user_agent},
+            )
         url = self._meta.base_url.rstrip("/") + request_path(self._versions[pixel_id])
         params = {"dataset_id": pixel_id, "fields": FIELDS}  # every source, not only ours
         headers = {"Authorization": f"Bearer {self._tokens[pixel_id]}"}
