@@ -9,17 +9,21 @@ pixel whose quality token is refused still gets every event delivered.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import secrets
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import pytest
 import structlog
+from aiohttp import web
 
 from consumer.app import run_consumer
 from consumer.core.dataset_quality import parse_answer
 from consumer.devstack.broker import EmbeddedBroker, create_topics
-from consumer.devstack.emulator import EmbeddedEmulator, EmulatorClient
+from consumer.devstack.emulator import STATE_KEY, EmbeddedEmulator, EmulatorClient, build_app
+from consumer.devstack.procs import free_port
 from consumer.devstack.sample import DEMO_PIXELS, build_sample, expected_of, produce_sample
 from consumer.settings import Settings
 from consumer.stats import RunStats
@@ -215,3 +219,41 @@ def test_emulator_dataset_quality_endpoint(emulator_client: EmulatorClient) -> N
     assert 190 == wrong_token
     assert (100, 33) == (unknown["code"], unknown["error_subcode"])
     assert 2635 == retired["code"]
+
+
+async def test_emulator_refuses_a_version_from_its_end_date() -> None:
+    """In-process with an injected clock: v21.0 is served on 2027-01-20 and refused (2635, the
+    whole request, before any rule) from 2027-01-21; the control API validates its lists."""
+    now = [datetime.datetime(2027, 1, 20, 12, tzinfo=datetime.UTC).timestamp()]
+    app = build_app({"42": {"access_token": "t", "app_secret": None}}, clock=lambda: now[0])
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    base = f"http://127.0.0.1:{port}"
+    body = {"data": [{"event_name": "Purchase"}]}  # invalid on purpose: the version decides first
+    try:
+        async with aiohttp.ClientSession() as session:
+            served = await _post(session, f"{base}/v21.0/42/events", body)
+            now[0] += 86_400
+            refused = await _post(session, f"{base}/v21.0/42/events", body)
+            async with session.put(f"{base}/_emulator/versions", json={"refused": "v25.0"}) as r:
+                bad_control = r.status
+    finally:
+        await runner.cleanup()
+
+    assert (400, 100) == (served[0], served[1]["error"]["code"])
+    assert (400, 2635, "OAuthException") == (
+        refused[0],
+        refused[1]["error"]["code"],
+        refused[1]["error"]["type"],
+    )
+    assert 400 == bad_control
+    assert "request.version_deprecated" == app[STATE_KEY].requests[-1]["rule"]
+
+
+async def _post(
+    session: aiohttp.ClientSession, url: str, body: dict[str, Any]
+) -> tuple[int, dict[str, Any]]:
+    async with session.post(url, json=body, headers={"Authorization": "Bearer t"}) as response:
+        return response.status, await response.json()
