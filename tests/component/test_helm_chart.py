@@ -226,10 +226,16 @@ def test_dlq_replay_job_runs_the_replay_command() -> None:
                 "pixels": {"1": {"access_token": "leak"}},
             }
         },
+        {
+            "config": {
+                "kafka": {"bootstrap_servers": "k:9092", "group_id": "g", "topics": {"o": {}}},
+                "dataset_quality": {"access_token": "leak"},
+            }
+        },
         {"securityContext": {"readOnlyRootFilesystem": False}},
         {"secrets": {"env": {"not_an_env_name": "x"}}},
     ],
-    ids=["token-in-config", "writable-root", "bad-secret-key"],
+    ids=["token-in-config", "quality-token-in-config", "writable-root", "bad-secret-key"],
 )
 def test_schema_refuses_unsafe_values(values: dict[str, Any]) -> None:
     """values.schema.json rejects tokens in the config, a writable root and odd secret keys."""
