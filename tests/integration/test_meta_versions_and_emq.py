@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import os
 import secrets
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -257,3 +261,29 @@ async def _post(
 ) -> tuple[int, dict[str, Any]]:
     async with session.post(url, json=body, headers={"Authorization": "Bearer t"}) as response:
         return response.status, await response.json()
+
+
+def test_run_refuses_an_ended_version(tmp_path: Path) -> None:
+    """``run`` with a pixel on an ended version exits 1 with one line, before any connection."""
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "kafka: {bootstrap_servers: 127.0.0.1:1}\n"  # nothing listens: the check comes first
+        'pixels: {"1000000000000001": {api_version: v20.0}}\n'
+    )
+    env = {**os.environ, "CAPI_PIXELS__1000000000000001__ACCESS_TOKEN": "t"}
+
+    result = subprocess.run(
+        [sys.executable, "-m", "consumer", "run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+
+    assert 1 == result.returncode
+    assert [
+        "capi-consumer: error: pixels.1000000000000001.api_version: Graph API v20.0 ended on "
+        "2026-09-24; Meta refuses it. Set it to v25.0 or newer "
+        '(see docs/operations.md "Graph API versions")'
+    ] == result.stderr.strip().splitlines()

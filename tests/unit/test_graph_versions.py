@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+import structlog
 from prometheus_client.parser import text_string_to_metric_families
 
 from consumer import cli
@@ -24,7 +25,7 @@ from consumer.errors import ConfigError
 from consumer.metrics import Metrics
 from consumer.settings import PixelSettings
 from consumer.stats import RunStats
-from consumer.version_check import check_pixel_versions, today_utc
+from consumer.version_check import check_pixel_versions, log_version_notes, today_utc
 
 DAY = dt.date(2026, 12, 1)
 PIXEL = "1000000000000001"
@@ -250,3 +251,33 @@ class TestVersionMetrics:
             ("capi_pixel_version_held", "p2"): 0.0,
             ("capi_graph_version_days_left", "p1"): 51.0,
         } == found
+
+
+class TestRunLog:
+    def test_run_logs_one_warning_per_expiring_pixel(self) -> None:
+        """``run`` logs graph_version.expiring (pixel, version, end, days, target) and an info note."""
+        pixels = {
+            "p1": PixelSettings(access_token="t", api_version="v21.0"),  # type: ignore[arg-type]
+            "p2": PixelSettings(access_token="t", api_version="v31.0"),  # type: ignore[arg-type]
+        }
+
+        with structlog.testing.capture_logs() as logs:
+            log_version_notes(check_pixel_versions(pixels, DAY))
+
+        assert [
+            {
+                "event": "graph_version.expiring",
+                "log_level": "warning",
+                "pixel_id": "p1",
+                "api_version": "v21.0",
+                "available_until": "2027-01-21",
+                "days_left": 51,
+                "upgrade_to": "v25.0",
+            },
+            {
+                "event": "graph_version.unlisted",
+                "log_level": "info",
+                "pixel_id": "p2",
+                "api_version": "v31.0",
+            },
+        ] == logs
