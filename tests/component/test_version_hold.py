@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import orjson
 import pytest
 import structlog
 
 from consumer.core.batching import Batch
+from consumer.core.graph_errors import GraphVerdict, Kind
 from consumer.core.models import CapiEvent
 from consumer.delivery import Deliverer
 from consumer.devstack.emulator import EmulatorClient
 from consumer.sender import CapiSender
 from consumer.settings import DeliverySettings, MetaSettings, PixelSettings
 from consumer.stats import RunStats
+from tests.component.test_delivery_deadline import CeilingRng, FakeTime
 from tests.fixtures.emulator import EMULATOR_PIXELS, PIXEL_PLAIN, PIXEL_PROOFED
 
 EM = "62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f"
@@ -130,3 +133,40 @@ class TestVersionHold:
             await sender.close()
 
         assert ([0, 1, 2], []) == (report.sent, report.failed)
+
+
+class Scripted:
+    """Answers with the given verdicts in order (the last one repeats)."""
+
+    def __init__(self, *verdicts: GraphVerdict) -> None:
+        self.verdicts = list(verdicts)
+        self.sizes: list[int] = []
+
+    async def post(self, batch: Batch[Any]) -> GraphVerdict:
+        self.sizes.append(len(batch))
+        return self.verdicts.pop(0) if len(self.verdicts) > 1 else self.verdicts[0]
+
+
+REFUSED = GraphVerdict(Kind.VERSION, 400, 2635, None, "(#2635) deprecated version")
+UNAVAILABLE = GraphVerdict(Kind.RETRY, 503, 2, None, "Service temporarily unavailable")
+OK = GraphVerdict(Kind.OK, 200, events_received=4)
+
+
+class TestHoldOnAFakeClock:
+    async def test_hold_longer_than_the_retry_deadline_does_not_exhaust_it(self) -> None:
+        """Time spent held is not retry time: after two 400 s holds a 503 is still retried, and
+        every request carries the whole batch (nothing bisected, nothing failed)."""
+        clock = FakeTime()
+        poster = Scripted(REFUSED, REFUSED, UNAVAILABLE, OK)
+        settings = DeliverySettings(
+            retry_base_s=1, retry_cap_s=1, retry_deadline_s=300, version_hold_s=400
+        )
+        deliverer = Deliverer[int](
+            poster, settings, RunStats(), clock=clock, rng=CeilingRng(), sleep=clock.sleep
+        )
+
+        report = await deliverer.deliver(_batch(PIXEL_PLAIN, 4))
+
+        assert ([0, 1, 2, 3], [], 4) == (report.sent, report.failed, report.requests)
+        assert [4, 4, 4, 4] == poster.sizes
+        assert 801.0 == clock.now  # two holds and one 1 s backoff
