@@ -33,6 +33,7 @@ __all__ = [
     "STATE_GAUGES",
     "CounterSpec",
     "GaugeSpec",
+    "MetaEmqCollector",
     "MetaEmqView",
     "Metrics",
     "PipelineView",

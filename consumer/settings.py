@@ -352,7 +352,7 @@ class DatasetQualitySettings(_Frozen):
     """
 
     enabled: bool = True
-    interval_s: float = Field(3600.0, gt=0)  # Meta computes EMQ over days: hourly is plenty
+    interval_s: float = Field(3600.0, gt=0)  # a quality figure, not a delivery signal: hourly
     timeout_s: float = Field(10.0, gt=0)
     max_backoff_s: float = Field(3600.0, gt=0)  # failures back off up to this between polls
     access_token: SecretStr | None = None
