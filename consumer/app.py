@@ -15,6 +15,7 @@ from consumer.dedup_embedded import EmbeddedDedupStore
 from consumer.dedup_redis import RedisDedupStore
 from consumer.delivery import Deliverer
 from consumer.dlq import DeadLetterWriter
+from consumer.emq_poller import DatasetQualityPoller, MetaEmqBook
 from consumer.errors import ConfigError
 from consumer.health import HealthServer, probes_for
 from consumer.kafka_stats import KafkaStatus
@@ -26,6 +27,7 @@ from consumer.settings import Settings
 from consumer.source import KafkaSource, consumer_config
 from consumer.stats import RunStats
 from consumer.topics import ensure_topics
+from consumer.version_check import check_pixel_versions, log_version_notes, today_utc
 
 __all__ = ["build_dedup", "check_dedup_backend", "create_dlq_topics", "run_consumer"]
 
@@ -91,7 +93,11 @@ async def run_consumer(
     dlq_writer: DeadLetterWriter | None = None,
     wall_clock: Callable[[], float] = time.time,
 ) -> RunStats:
-    """Run one consumer until ``stop`` is set or ``stop_when`` is true; return its counters."""
+    """Run one consumer until ``stop`` is set or ``stop_when`` is true; return its counters.
+
+    Raises ConfigError before touching anything when a pixel's Graph API version has expired.
+    """
+    log_version_notes(check_pixel_versions(settings.pixels, today_utc(wall_clock)))
     if settings.dlq.create_topics:
         await asyncio.to_thread(create_dlq_topics, settings)
     bridge = Bridge(asyncio.get_running_loop())
@@ -116,6 +122,14 @@ async def run_consumer(
         on_revoke=lambda tps: pipeline.on_revoke(tps),
         status=kafka_status,
     )
+    versions = {pixel_id: pixel.api_version for pixel_id, pixel in settings.pixels.items()}
+    deliverer = Deliverer[Ticket](
+        sender, settings.delivery, stats, on_batch=metrics.observe_batch, api_versions=versions
+    )
+    metrics.watch_versions(versions, deliverer.held_pixels, lambda: today_utc(wall_clock))
+    book = MetaEmqBook()
+    poller = DatasetQualityPoller(settings.meta, settings.pixels, settings.dataset_quality, book)
+    metrics.watch_meta_emq(book, poller.polled_pixels)
     pipeline = Pipeline(
         settings=settings,
         source=source,
@@ -124,18 +138,18 @@ async def run_consumer(
         ),
         schemas=schemas,
         dedup=store,
-        deliverer=Deliverer[Ticket](
-            sender, settings.delivery, stats, on_batch=metrics.observe_batch
-        ),
+        deliverer=deliverer,
         dlq=dlq,
         bridge=bridge,
         stats=stats,
     )
     health = await _start_health(settings, metrics, pipeline, kafka_status)
     log.info("consumer.starting", group_id=settings.kafka.group_id, topics=topics)
+    poller.start()  # its own task and session: a failure there never reaches delivery
     try:
         await pipeline.run(stop or asyncio.Event(), stop_when)
     finally:
+        await poller.stop()
         if health is not None:
             await health.stop()
         await sender.close()

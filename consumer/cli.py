@@ -11,7 +11,8 @@ import gc
 import json
 import signal
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,10 +82,11 @@ def _add_preview(commands: Any) -> None:
     preview.add_argument("--now", type=float, help="unix seconds to validate against")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, wall_clock: Callable[[], float] = time.time) -> int:
+    """Run one command; ``wall_clock`` dates the Graph API version check of ``check-config``."""
     args = _parser().parse_args(argv)
     try:
-        return _dispatch(args)
+        return _dispatch(args, wall_clock)
     except ConsumerError as exc:
         print(f"capi-consumer: error: {exc}", file=sys.stderr)
         return EXIT_USAGE if args.command == "check-config" else EXIT_FAILURE
@@ -92,9 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _dispatch(args: argparse.Namespace) -> int:
+def _dispatch(args: argparse.Namespace, wall_clock: Callable[[], float]) -> int:
     if args.command == "check-config":
-        return _check_config(args.config)
+        return _check_config(args.config, wall_clock)
     if args.command == "run":
         return _run(args.config, allow_memory_dedup=args.allow_memory_dedup)
     if args.command == "dlq":
@@ -121,10 +123,14 @@ def _dispatch(args: argparse.Namespace) -> int:
     return serve_emulator(args)
 
 
-def _check_config(path: Path) -> int:
+def _check_config(path: Path, wall_clock: Callable[[], float]) -> int:
     from consumer.settings import config_warnings, load_settings, masked
+    from consumer.version_check import check_pixel_versions, today_utc
 
     settings = load_settings(path)
+    notes = check_pixel_versions(settings.pixels, today_utc(wall_clock))  # expired: ConfigError
+    for note in notes:
+        print(f"capi-consumer: {note.level}: {note.text}", file=sys.stderr)
     print(json.dumps(masked(settings), indent=2, sort_keys=True))
     for warning in config_warnings(settings):
         print(f"capi-consumer: warning: {warning}", file=sys.stderr)

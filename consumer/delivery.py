@@ -3,6 +3,8 @@
 Outcomes per event: sent (Meta acknowledged it) or a Failure with a reason:
 ``retries_exhausted`` (transient errors past the batch deadline), ``auth`` (token or
 permission), ``rejected`` (Meta rejected the event itself; found by bisecting the batch).
+A refused Graph API version is neither: the pixel is held and its batches wait (see
+``_hold_for_version``) until Meta accepts the version again.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
@@ -61,8 +63,10 @@ class Deliverer(Generic[T]):
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_batch: Callable[[str, float], None] | None = None,
+        api_versions: Mapping[str, str] | None = None,
     ) -> None:
         self._poster = poster
+        self._api_versions = dict(api_versions or {})  # pixel -> version, for the hold's log
         self._on_batch = on_batch  # (pixel_id, seconds): the send latency histogram
         self._stats = stats
         self._backoff = Backoff(
@@ -71,6 +75,7 @@ class Deliverer(Generic[T]):
         self._settings = settings
         self._global = asyncio.Semaphore(settings.max_concurrent_requests)
         self._gates: dict[str, _PixelGate] = {}
+        self._version_refused: dict[str, GraphVerdict] = {}  # held pixels, until a success
         self._clock = clock
         self._rng = rng or random.Random()
         self._sleep = sleep
@@ -100,6 +105,10 @@ class Deliverer(Generic[T]):
         """The adaptive limit of one pixel (for metrics and tests)."""
         return self._gate(pixel_id).limit
 
+    def held_pixels(self) -> dict[str, GraphVerdict]:
+        """Pixels held because Meta refuses their Graph API version, with Meta's last answer."""
+        return dict(self._version_refused)
+
     async def _deliver(self, batch: Batch[T], started: float | None = None) -> DeliveryReport[T]:
         """Send ``batch`` until it settles; ``started`` is when its deadline began (bisected halves
         keep their parent's)."""
@@ -108,11 +117,19 @@ class Deliverer(Generic[T]):
         while True:
             if limit.in_auth_cooldown(self._clock()):
                 return _fail_all(batch, "auth", _COOLDOWN, attempt)
+            if limit.version_held(self._clock()):
+                await self._sleep(limit.version_hold_s(self._clock()))
+                started = self._clock()  # waiting out a hold does not eat the retry deadline
+                continue
             verdict = await self._post(batch)
             attempt += 1
             if verdict.kind is Kind.OK and verdict.events_received == len(batch):
                 limit.on_success()
+                self._version_accepted(batch.pixel_id)
                 return DeliveryReport(sent=list(batch.tokens), requests=attempt)
+            if verdict.kind is Kind.VERSION:
+                self._hold_for_version(batch.pixel_id, verdict, limit)
+                continue
             if verdict.kind is Kind.INVALID:
                 return await self._bisect(batch, verdict, attempt, started)
             if verdict.kind is Kind.AUTH:
@@ -134,6 +151,32 @@ class Deliverer(Generic[T]):
             self._stats.retries += 1
             self._stats.retries_by_code[verdict.reason_code] += 1
             await self._sleep(delay)
+
+    def _hold_for_version(self, pixel_id: str, verdict: GraphVerdict, limit: PixelLimit) -> None:
+        """Meta refuses the API version: a configuration fault, never a bad payload.
+
+        No bisecting and no dead letters (every event would fail the same way, and could age past
+        Meta's 7 days in the DLQ): the batch waits, the in-flight budget fills, consumption
+        pauses. One error line per hold; the first request after it probes the version again.
+        """
+        hold_s = self._settings.version_hold_s
+        if limit.on_version_refused(self._clock(), hold_s):
+            self._stats.version_holds[pixel_id] += 1
+            log.error(
+                "pixel.version_refused",
+                pixel_id=pixel_id,
+                api_version=self._api_versions.get(pixel_id),
+                code=verdict.reason_code,
+                error=verdict.message,
+                hold_s=hold_s,
+                fbtrace_id=verdict.fbtrace_id,
+                action="set pixels.<id>.api_version to a supported version and roll out",
+            )
+        self._version_refused[pixel_id] = verdict
+
+    def _version_accepted(self, pixel_id: str) -> None:
+        if self._version_refused.pop(pixel_id, None) is not None:
+            log.info("pixel.version_accepted", pixel_id=pixel_id)
 
     async def _bisect(
         self, batch: Batch[T], verdict: GraphVerdict, attempts: int, started: float

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Protocol, TypeVar
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
@@ -22,6 +23,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from consumer.core.dedup import Claim, DedupStore, Verdict
+from consumer.core.graph_versions import check_version
 from consumer.core.models import TopicPartition
 from consumer.kafka_stats import KafkaStatus
 from consumer.stats import RunStats
@@ -31,11 +33,14 @@ __all__ = [
     "STATE_GAUGES",
     "CounterSpec",
     "GaugeSpec",
+    "MetaEmqCollector",
+    "MetaEmqView",
     "Metrics",
     "PipelineView",
     "RunStatsCollector",
     "StateCollector",
     "TimedDedupStore",
+    "VersionCollector",
 ]
 
 T = TypeVar("T")
@@ -114,6 +119,12 @@ RUN_COUNTERS: tuple[CounterSpec, ...] = (
         "Events whose EMQ estimate is below Meta's 6.0 target.",
         ("pixel_id", "event_name"),
         lambda s: {key: emq.weak for key, emq in s.emq.items()},
+    ),
+    CounterSpec(
+        "capi_pixel_version_holds",
+        "Holds started because Meta refused the pixel's Graph API version.",
+        ("pixel_id",),
+        lambda s: s.version_holds,
     ),
     CounterSpec(
         "capi_throttles",
@@ -201,6 +212,88 @@ class StateCollector(Collector):
         yield GaugeMetricFamily("capi_ready", "1 while /readyz passes.", float(self._ready()))
 
 
+class VersionCollector(Collector):
+    """Per pixel: whether Meta refuses its API version now, and days until that version ends."""
+
+    def __init__(
+        self,
+        versions: Mapping[str, str],
+        held: Callable[[], Mapping[str, object]],
+        today: Callable[[], date],
+    ) -> None:
+        self._versions = versions  # pixel -> configured api_version
+        self._held = held
+        self._today = today
+
+    def collect(self) -> Iterable[Metric]:
+        held = self._held()
+        labels = ("pixel_id", "api_version")
+        refused = GaugeMetricFamily(
+            "capi_pixel_version_held",
+            "1 while Meta refuses the pixel's Graph API version (its batches wait).",
+            labels=labels,
+        )
+        days = GaugeMetricFamily(
+            "capi_graph_version_days_left",
+            "Days until Meta stops serving the pixel's Graph API version (known end dates only).",
+            labels=labels,
+        )
+        today = self._today()
+        for pixel_id, version in sorted(self._versions.items()):
+            refused.add_metric([pixel_id, version], float(pixel_id in held))
+            check = check_version(version, today)
+            if check.days_left is not None:
+                days.add_metric([pixel_id, version], check.days_left)
+        yield refused
+        yield days
+
+
+class MetaEmqView(Protocol):
+    """What the Meta EMQ gauges read (``consumer.emq_poller.MetaEmqBook``)."""
+
+    @property
+    def scores(self) -> Mapping[tuple[str, str], float]: ...
+    @property
+    def last_success(self) -> Mapping[str, float]: ...
+    @property
+    def failures(self) -> Mapping[str, int]: ...
+
+
+class MetaEmqCollector(Collector):
+    """Meta's own EMQ per pixel and event name (Dataset Quality API) and the poll's health."""
+
+    def __init__(self, book: MetaEmqView, pixels: Sequence[str]) -> None:
+        self._book = book
+        self._pixels = pixels  # the polled pixels: their failure counters start at 0
+
+    def collect(self) -> Iterable[Metric]:
+        emq = GaugeMetricFamily(
+            "capi_meta_emq",
+            "Meta's Event Match Quality (0-10) from the Dataset Quality API; compare with "
+            "capi_emq_score_sum_total / capi_emq_events_total, the local estimate.",
+            labels=("pixel_id", "event_name"),
+        )
+        for (pixel_id, event_name), score in sorted(self._book.scores.items()):
+            emq.add_metric([pixel_id, event_name], score)
+        yield emq
+        success = GaugeMetricFamily(
+            "capi_meta_emq_last_success_timestamp_seconds",
+            "When the Dataset Quality API last answered for the pixel (Unix seconds).",
+            labels=("pixel_id",),
+        )
+        for pixel_id, at in sorted(self._book.last_success.items()):
+            success.add_metric([pixel_id], at)
+        yield success
+        failures = CounterMetricFamily(
+            "capi_meta_emq_poll_failures",
+            "Failed Dataset Quality API polls (delivery is not affected).",
+            labels=("pixel_id",),
+        )
+        for pixel_id in self._pixels:
+            failures.add_metric([pixel_id], self._book.failures.get(pixel_id, 0))
+        yield failures
+
+
 _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 _STORE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
 
@@ -229,6 +322,19 @@ class Metrics:
     def watch(self, view: PipelineView, kafka: KafkaStatus, ready: Callable[[], bool]) -> None:
         """Export the pipeline's state gauges and Kafka's lag (once the pipeline exists)."""
         self.registry.register(StateCollector(view, kafka, ready))
+
+    def watch_versions(
+        self,
+        versions: Mapping[str, str],
+        held: Callable[[], Mapping[str, object]],
+        today: Callable[[], date],
+    ) -> None:
+        """Export each pixel's API version standing (held now, days left)."""
+        self.registry.register(VersionCollector(versions, held, today))
+
+    def watch_meta_emq(self, book: MetaEmqView, pixels: Sequence[str]) -> None:
+        """Export Meta's EMQ as polled from the Dataset Quality API."""
+        self.registry.register(MetaEmqCollector(book, pixels))
 
     def observe_batch(self, pixel_id: str, seconds: float) -> None:
         self._send.labels(pixel_id).observe(seconds)

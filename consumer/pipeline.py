@@ -181,8 +181,12 @@ class Pipeline:
 
     @property
     def waiting_on(self) -> frozenset[str]:
-        """Dependencies the loop is retrying (registry, dedup, dlq); backpressure is not one."""
-        return frozenset(self._pause_reasons - {"backpressure"})
+        """Dependencies the loop is retrying (registry, dedup, dlq) and pixels held because Meta
+        refuses their API version; backpressure is not one."""
+        held = {
+            f"meta (pixel {pixel}: API version refused)" for pixel in self._deliverer.held_pixels()
+        }
+        return frozenset(self._pause_reasons - {"backpressure"}) | held
 
     # ------------------------------------------------------------ rebalancing
 

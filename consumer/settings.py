@@ -17,11 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from consumer.core.graph_versions import RECOMMENDED_VERSION
 from consumer.credentials import find_secrets, mask_secrets
 from consumer.errors import ConfigError
 
 __all__ = [
     "BatchSettings",
+    "DatasetQualitySettings",
     "DedupSettings",
     "DeliverySettings",
     "DlqSettings",
@@ -160,30 +162,41 @@ class PixelSettings(_Frozen):
     access_token_file: Path | None = None
     app_secret: SecretStr | None = None
     app_secret_file: Path | None = None
-    api_version: str = Field("v21.0", pattern=r"^v\d+\.\d+$")
+    # Checked against Meta's schedule at startup (consumer/core/graph_versions.py).
+    api_version: str = Field(RECOMMENDED_VERSION, pattern=r"^v\d+\.\d+$")
     test_event_code: str | None = None
     test_traffic: TestTraffic = "drop"
+    # Read-only token for Meta's Dataset Quality API (ads_read), if it differs from the global
+    # dataset_quality.access_token; never the CAPI token's job (docs/configuration.md).
+    dataset_quality_token: SecretStr | None = None
+    dataset_quality_token_file: Path | None = None
 
     @model_validator(mode="after")
     def _read_secret_files(self) -> PixelSettings:
-        updates: dict[str, SecretStr] = {}
-        for field in ("access_token", "app_secret"):
-            path: Path | None = getattr(self, f"{field}_file")
-            if getattr(self, field) is not None and path is not None:
+        secrets = ("access_token", "app_secret", "dataset_quality_token")
+        for field in secrets:
+            if getattr(self, field) is not None and getattr(self, f"{field}_file") is not None:
                 # The file is watched for rotations (consumer/pixel_credentials.py): one source.
                 raise ValueError(f"{field} is set (environment) and so is {field}_file: keep one")
-            if path is not None:
-                try:
-                    updates[field] = SecretStr(path.read_text().strip())
-                except OSError as exc:
-                    raise ValueError(f"cannot read {field}_file {path}: {exc.strerror}") from exc
-        if updates:
-            return self.model_copy(update=updates)
-        if self.access_token is None:
+        updates = _secrets_from_files(self, secrets)
+        if self.access_token is None and "access_token" not in updates:
             raise ValueError(
                 "no access token: set CAPI_PIXELS__<pixel_id>__ACCESS_TOKEN or access_token_file"
             )
-        return self
+        return self.model_copy(update=updates) if updates else self
+
+
+def _secrets_from_files(model: BaseModel, fields: tuple[str, ...]) -> dict[str, SecretStr]:
+    """``<field>`` read from ``<field>_file`` for each unset field whose file is given."""
+    updates: dict[str, SecretStr] = {}
+    for field in fields:
+        path: Path | None = getattr(model, f"{field}_file")
+        if getattr(model, field) is None and path is not None:
+            try:
+                updates[field] = SecretStr(path.read_text().strip())
+            except OSError as exc:
+                raise ValueError(f"cannot read {field}_file {path}: {exc.strerror}") from exc
+    return updates
 
 
 class MetaSettings(_Frozen):
@@ -322,6 +335,9 @@ class DeliverySettings(_Frozen):
     retry_cap_s: float = Field(30.0, gt=0)
     retry_deadline_s: float = Field(300.0, gt=0)
     auth_cooldown_s: float = Field(60.0, ge=0)
+    # A pixel whose Graph API version Meta refuses is held (its batches wait, nothing is
+    # dead-lettered); one probe request per hold tells when the version is accepted again.
+    version_hold_s: float = Field(300.0, gt=0)
     drain_timeout_s: float = Field(20.0, gt=0)
 
 
@@ -351,6 +367,26 @@ class DlqSettings(_Frozen):
     create_topics: bool = True  # create missing DLQ and retry topics when the consumer starts
     topic_partitions: int = Field(1, ge=1)  # for topics created on start
     replay_group_id: str = "capi-consumer-dlq-replay"  # replay progress is committed here
+
+
+class DatasetQualitySettings(_Frozen):
+    """Polling Meta's Dataset Quality API for its Event Match Quality (separate from delivery).
+
+    Only pixels with a token are polled: ``pixels.<id>.dataset_quality_token`` or this global
+    ``access_token`` (env ``CAPI_DATASET_QUALITY__ACCESS_TOKEN`` or ``access_token_file``).
+    """
+
+    enabled: bool = True
+    interval_s: float = Field(3600.0, gt=0)  # a quality figure, not a delivery signal: hourly
+    timeout_s: float = Field(10.0, gt=0)
+    max_backoff_s: float = Field(3600.0, gt=0)  # failures back off up to this between polls
+    access_token: SecretStr | None = None
+    access_token_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _read_token_file(self) -> DatasetQualitySettings:
+        updates = _secrets_from_files(self, ("access_token",))
+        return self.model_copy(update=updates) if updates else self
 
 
 class ObservabilitySettings(_Frozen):
@@ -385,6 +421,7 @@ class Settings(BaseSettings):
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     dedup: DedupSettings = Field(default_factory=DedupSettings)
     dlq: DlqSettings = Field(default_factory=DlqSettings)
+    dataset_quality: DatasetQualitySettings = Field(default_factory=DatasetQualitySettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
 
     @classmethod

@@ -17,6 +17,11 @@ __all__ = ["GraphVerdict", "Kind", "classify", "transport_failure"]
 THROTTLE_CODES = frozenset({4, 17, 32, 341, 368, 613}) | frozenset(range(80000, 80015))
 TRANSIENT_CODES = frozenset({1, 2})
 AUTH_CODES = frozenset({3, 10, 102, 190}) | frozenset(range(200, 300))
+# The API version itself is refused: 2635 "(#2635) You are calling a deprecated version of the
+# Ads API. Please update to the latest version: vNN.0." (HTTP 400, OAuthException; seen on the
+# CAPI events edge, e.g. github.com/facebook/facebook-nodejs-business-sdk/issues/178) and 12
+# "(#12) <feature> is deprecated for versions vX and higher". Checked 2026-12-01.
+VERSION_CODES = frozenset({12, 2635})
 INVALID_PARAMETER = 100
 OBJECT_NOT_FOUND_SUBCODE = 33  # 100/33: wrong pixel id or the token lacks access to it
 HTTP_SERVER_ERROR = 500
@@ -28,6 +33,7 @@ class Kind(enum.Enum):
     THROTTLE = "throttle"  # transient, and slow this pixel down
     INVALID = "invalid"  # the payload is wrong: bisect to find the bad events
     AUTH = "auth"  # token or permission: dead-letter, cool the pixel down
+    VERSION = "version"  # the Graph API version is deprecated or gone: hold the pixel, keep events
 
 
 # HTTP answers without a Graph error body, by status: 408 is a timeout, 401/403 a credential or
@@ -107,6 +113,8 @@ def _kind(code: int | None, subcode: int | None, transient: bool, status: int) -
         return Kind.THROTTLE
     if code in TRANSIENT_CODES:
         return Kind.RETRY
+    if code in VERSION_CODES:
+        return Kind.VERSION
     if code in AUTH_CODES or (code == INVALID_PARAMETER and subcode == OBJECT_NOT_FOUND_SUBCODE):
         return Kind.AUTH
     if code == INVALID_PARAMETER:  # bisect a payload error, unless Meta says it is transient

@@ -4,6 +4,8 @@ A throttled pixel halves its concurrency limit and waits out a backoff before it
 each success adds ``1/limit`` (about +1 per round of requests), back up to the configured maximum.
 An auth or permission failure holds the pixel for a cool-down: its batches are dead-lettered
 without hammering Meta, and the first batch after the cool-down probes the token again.
+A refused Graph API version holds the pixel instead: its batches wait (nothing is dead-lettered,
+the payloads are fine) and the first request after the hold probes the version again.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ class PixelLimit:
     throttled_until: float = 0.0
     auth_failed_until: float = 0.0
     throttles: int = 0
+    version_held_until: float = 0.0
 
     def __post_init__(self) -> None:
         if self.limit <= 0:
@@ -44,6 +47,19 @@ class PixelLimit:
 
     def in_auth_cooldown(self, now: float) -> bool:
         return now < self.auth_failed_until
+
+    def on_version_refused(self, now: float, hold_s: float) -> bool:
+        """Hold the pixel for ``hold_s``; True when this starts a hold (it was not held)."""
+        starts = not self.version_held(now)
+        self.version_held_until = max(self.version_held_until, now + hold_s)
+        return starts
+
+    def version_held(self, now: float) -> bool:
+        return now < self.version_held_until
+
+    def version_hold_s(self, now: float) -> float:
+        """How long batches of this pixel must still wait for the version hold to end."""
+        return max(0.0, self.version_held_until - now)
 
     def wait_s(self, now: float) -> float:
         """How long a new request must wait for the throttle backoff to pass."""

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from consumer.app import run_consumer
+from consumer.core.dataset_quality import parse_answer
+from consumer.devstack.emulator_client import EmulatorClient
 from consumer.devstack.sample import DEMO_PIXELS, build_sample, expected_of, produce_sample
 from consumer.devstack.stack import DevStack, StackUrls
 from consumer.logs import configure_logging
@@ -53,7 +55,7 @@ def run_demo(config: Path, *, orders: int = 200, leads: int = 60, seed: int = 7)
             for e in stack.emulator.events()
         }
         expected = expected_of(sample)
-        _print_summary(stats, len(received))
+        _print_summary(stats, len(received), _meta_emq(stack.emulator, tokens))
         ok = received == expected.sent and dict(stats.outcomes) == dict(expected.outcomes)
         print(f"emulator received exactly the expected events: {'yes' if ok else 'NO'}")
         if not ok:
@@ -75,7 +77,18 @@ def _overrides(urls: StackUrls, tokens: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-def _print_summary(stats: RunStats, received: int) -> None:
+def _meta_emq(client: EmulatorClient, tokens: Mapping[str, str]) -> dict[tuple[str, str], float]:
+    """The emulator's Dataset Quality answer per (pixel, event name): what Meta's EMQ would show."""
+    scores = {}
+    for pixel, token in tokens.items():
+        _status, body = client.dataset_quality(pixel, token)
+        scores.update({(pixel, q.event_name): q.composite_score for q in parse_answer(body)})
+    return scores
+
+
+def _print_summary(
+    stats: RunStats, received: int, meta_emq: Mapping[tuple[str, str], float]
+) -> None:
     rows = [
         ("consumed", str(stats.consumed)),
         ("outcomes", " | ".join(f"{k} {v}" for k, v in sorted(stats.outcomes.items()))),
@@ -101,6 +114,11 @@ def _print_summary(stats: RunStats, received: int) -> None:
                 f"{pixel[-4:]}/{name} {emq.mean:.1f}"
                 for (pixel, name), emq in sorted(stats.emq.items())
             )
+            or "-",
+        ),
+        (
+            "Meta EMQ (emulator)",
+            ", ".join(f"{p[-4:]}/{name} {v:.1f}" for (p, name), v in sorted(meta_emq.items()))
             or "-",
         ),
         ("emulator recorded", f"{received} events"),

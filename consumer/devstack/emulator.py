@@ -6,12 +6,15 @@ injects faults on demand (:mod:`emulator_faults`). It imports nothing of the con
 ``consumer.errors`` and the dev stack's process handling (``procs``, ``service``), so a bug in our
 mapping or validation cannot hide behind the same bug here.
 
-A request goes: version check → body decode → delay faults (latency, stall) → at most one answer
+A request goes: version format check → body decode → Meta's version schedule (``emulator_versions``) → delay faults (latency, stall) → at most one answer
 fault → auth (pixel, token, ``appsecret_proof``) → body errors → rules → 200 and recording.
 
 Control API (JSON): ``POST/GET/DELETE /_emulator/faults``, ``GET /_emulator/events[?pixel_id=]``,
 ``GET /_emulator/requests``, ``GET /_emulator/stats``, ``DELETE /_emulator/events`` (reset the
-recordings), ``PUT /_emulator/pixels/{pixel_id}`` and ``GET /_emulator/health``.
+recordings), ``PUT /_emulator/pixels/{pixel_id}``, ``GET/PUT/DELETE /_emulator/versions``
+(force versions refused or accepted), ``PUT /_emulator/dataset_quality/{pixel_id}`` (the pixel's
+Dataset Quality token) and ``GET /_emulator/health``. It also serves Meta's Dataset Quality API,
+``GET /{version}/dataset_quality`` (:mod:`emulator_quality`).
 
 Run it with ``python -m consumer.devstack.emulator --port N --pixels-file FILE``.
 """
@@ -36,11 +39,14 @@ from consumer.devstack.emulator_args import add_emulator_arguments
 from consumer.devstack.emulator_client import EmbeddedEmulator, EmulatorClient
 from consumer.devstack.emulator_errors import (
     GraphError,
+    bad_token,
     invalid_parameter,
     new_fbtrace_id,
+    unknown_object,
     unknown_path,
 )
 from consumer.devstack.emulator_faults import Fault, fault_error
+from consumer.devstack.emulator_quality import quality_answer
 from consumer.devstack.emulator_rules import (
     DEFAULT_FUTURE_TOLERANCE_S,
     PixelAuth,
@@ -117,7 +123,10 @@ def build_app(
     app.router.add_get("/_emulator/requests", _requests)
     app.router.add_get("/_emulator/stats", _stats)
     app.router.add_put("/_emulator/pixels/{pixel_id}", _put_pixel)
+    app.router.add_route("*", "/_emulator/versions", _versions)
+    app.router.add_put("/_emulator/dataset_quality/{pixel_id}", _put_quality_token)
     app.router.add_post("/{version}/{pixel_id}/events", _post_events)
+    app.router.add_get("/{version}/dataset_quality", _dataset_quality)
     app.on_shutdown.append(_release_on_shutdown)
     return app
 
@@ -143,6 +152,9 @@ async def _post_events(request: web.Request) -> web.StreamResponse:
         return _reject(state, pixel_id, unknown_path(request.path), 0)
     body = await _read_body(request)
     events = body.events
+    version_error = state.versions.check(request.match_info["version"], state.clock())
+    if version_error is not None:  # read first only so the request log counts the events
+        return _reject(state, pixel_id, version_error, len(events))
     for delay in state.faults.take_delays(pixel_id):
         await _delay(state, delay)
     fault = state.faults.take_answer(pixel_id, body.event_ids)
@@ -242,6 +254,27 @@ def _reject(
     return _json(error.body(new_fbtrace_id()), status=error.status)
 
 
+async def _dataset_quality(request: web.Request) -> web.Response:
+    """``GET /{version}/dataset_quality?dataset_id=``: EMQ per event name from accepted events."""
+    state = request.app[STATE_KEY]
+    version, pixel_id = request.match_info["version"], request.query.get("dataset_id", "")
+    error = (
+        unknown_path(request.path)
+        if _VERSION.fullmatch(version) is None
+        else state.versions.check(version, state.clock())
+    )
+    pixel = state.pixels.get(pixel_id)
+    if error is None and pixel is None:
+        error = unknown_object(pixel_id)
+    if error is None and pixel is not None:
+        token, _proof = _credentials(request, {})
+        if token != state.quality_tokens.get(pixel_id, pixel.access_token):
+            error = bad_token("the token cannot read this dataset's quality")
+    if error is not None:
+        return _json(error.body(new_fbtrace_id()), status=error.status)
+    return _json(quality_answer(r.event for r in state.events_of(pixel_id)))
+
+
 # ---- control API ----------------------------------------------------------------------------
 
 
@@ -305,6 +338,42 @@ async def _put_pixel(request: web.Request) -> web.Response:
         request.app[STATE_KEY].set_pixel(request.match_info["pixel_id"], spec)
     except (ValueError, TypeError) as exc:
         return _json({"error": str(exc)}, status=400)
+    return _json({"pixel_id": request.match_info["pixel_id"]})
+
+
+async def _versions(request: web.Request) -> web.Response:
+    """``PUT {"refused": [...], "accepted": [...]}`` forces versions; ``DELETE`` clears; ``GET``."""
+    gate = request.app[STATE_KEY].versions
+    if request.method == "DELETE":
+        gate.set_overrides((), ())
+    elif request.method == "PUT":
+        try:
+            spec = _json_object(await request.read())
+            gate.set_overrides(_strings(spec, "refused"), _strings(spec, "accepted"))
+        except (ValueError, TypeError) as exc:
+            return _json({"error": str(exc)}, status=400)
+    elif request.method != "GET":
+        raise web.HTTPMethodNotAllowed(request.method, ["GET", "PUT", "DELETE"])
+    return _json(gate.to_dict())
+
+
+def _strings(spec: Mapping[str, object], key: str) -> list[str]:
+    """``spec[key]`` as a list of strings (missing: empty); TypeError otherwise."""
+    value = spec.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise TypeError(f"{key} must be a list of version strings")
+    return list(value)
+
+
+async def _put_quality_token(request: web.Request) -> web.Response:
+    """``PUT /_emulator/dataset_quality/{pixel_id}`` ``{"access_token"}``: its quality token."""
+    try:
+        token = _json_object(await request.read()).get("access_token")
+    except (ValueError, TypeError) as exc:
+        return _json({"error": str(exc)}, status=400)
+    if not isinstance(token, str) or not token:
+        return _json({"error": "access_token must be a non-empty string"}, status=400)
+    request.app[STATE_KEY].quality_tokens[request.match_info["pixel_id"]] = token
     return _json({"pixel_id": request.match_info["pixel_id"]})
 
 

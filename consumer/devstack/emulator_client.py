@@ -13,7 +13,7 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,25 @@ class EmulatorClient:
         """Set or replace a pixel's credentials."""
         spec = {"access_token": access_token, "app_secret": app_secret}
         self._ok("PUT", f"/_emulator/pixels/{urllib.parse.quote(pixel_id)}", spec)
+
+    def set_versions(self, refused: Sequence[str] = (), accepted: Sequence[str] = ()) -> None:
+        """Force Graph API versions refused (code 2635) or accepted; both empty: the schedule."""
+        self._ok(
+            "PUT", "/_emulator/versions", {"refused": list(refused), "accepted": list(accepted)}
+        )
+
+    def set_quality_token(self, pixel_id: str, access_token: str) -> None:
+        """The token the Dataset Quality API accepts for ``pixel_id``."""
+        path = f"/_emulator/dataset_quality/{urllib.parse.quote(pixel_id)}"
+        self._ok("PUT", path, {"access_token": access_token})
+
+    def dataset_quality(
+        self, pixel_id: str, access_token: str, version: str = DEFAULT_API_VERSION
+    ) -> tuple[int, dict[str, Any]]:
+        """``GET /{version}/dataset_quality`` for one pixel; (status, JSON body)."""
+        query = urllib.parse.urlencode({"dataset_id": pixel_id, "access_token": access_token})
+        status, payload = self._call("GET", f"/{version}/dataset_quality?{query}")
+        return status, payload if isinstance(payload, dict) else {"raw": payload}
 
     def post_events(
         self,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from consumer.devstack.emulator_errors import GraphError
 from consumer.devstack.emulator_faults import Fault, FaultBook, parse_fault
 from consumer.devstack.emulator_rules import DEFAULT_FUTURE_TOLERANCE_S, PixelAuth
+from consumer.devstack.emulator_versions import VersionGate
 
 __all__ = ["EmulatorState", "PixelStats", "RecordedEvent", "to_pixel_auth"]
 
@@ -85,6 +86,9 @@ class EmulatorState:
     stats: dict[str, PixelStats] = field(default_factory=dict)
     faults: FaultBook = field(default_factory=FaultBook)
     stall_gate: asyncio.Event = field(default_factory=asyncio.Event)
+    versions: VersionGate = field(default_factory=VersionGate)  # Graph versions served
+    # Dataset Quality API tokens per pixel (default: the pixel's CAPI token is accepted).
+    quality_tokens: dict[str, str] = field(default_factory=dict)
 
     def set_pixel(self, pixel_id: str, auth: PixelAuth | Mapping[str, str | None]) -> None:
         """Add or replace a pixel's credentials (a token fix or rotation)."""

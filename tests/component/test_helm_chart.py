@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ import yaml
 from prometheus_client import generate_latest
 
 from consumer.credentials import SENSITIVE_KEY_PATTERN, URL_CREDENTIALS_PATTERN
+from consumer.emq_poller import MetaEmqBook
 from consumer.errors import ConfigError
 from consumer.kafka_stats import KafkaStatus
 from consumer.metrics import Metrics
@@ -248,10 +250,16 @@ def test_dlq_replay_job_runs_the_replay_command() -> None:
                 "pixels": {"1": {"access_token": "leak"}},
             }
         },
+        {
+            "config": {
+                "kafka": {"bootstrap_servers": "k:9092", "group_id": "g", "topics": {"o": {}}},
+                "dataset_quality": {"access_token": "leak"},
+            }
+        },
         {"securityContext": {"readOnlyRootFilesystem": False}},
         {"secrets": {"env": {"not_an_env_name": "x"}}},
     ],
-    ids=["token-in-config", "writable-root", "bad-secret-key"],
+    ids=["token-in-config", "quality-token-in-config", "writable-root", "bad-secret-key"],
 )
 def test_schema_refuses_unsafe_values(values: dict[str, Any]) -> None:
     """values.schema.json rejects tokens in the config, a writable root and odd secret keys."""
@@ -270,6 +278,8 @@ def exported_names() -> set[str]:
         in_flight, in_flight_bytes, paused, assigned = 0, 0, False, frozenset()
 
     metrics.watch(View(), KafkaStatus(), lambda: True)
+    metrics.watch_versions({"1": "v25.0"}, dict, lambda: datetime.date(2026, 12, 1))
+    metrics.watch_meta_emq(MetaEmqBook(), ["1"])
     metrics.observe_batch("1", 0.1)
     metrics.observe_dedup("claim", 0.001)
     text = generate_latest(metrics.registry).decode()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -79,4 +80,5 @@ class TestDemo:
 
         assert 0 == result.returncode, result.stdout + result.stderr[-2000:]
         assert "emulator received exactly the expected events: yes" in result.stdout
+        assert re.search(r"Meta EMQ \(emulator\) .*\d{4}/Purchase \d+\.\d", result.stdout)
         assert set() == _pids_with_env(f"CAPI_TEST_MARK={mark}")

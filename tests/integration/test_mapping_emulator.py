@@ -38,7 +38,7 @@ CUSTOMER = {
 def _settings(emulator: EmbeddedEmulator) -> Settings:
     token = str(EMULATOR_PIXELS[PIXEL_PLAIN]["access_token"])
     return Settings(
-        pixels={PIXEL_PLAIN: {"access_token": token, "api_version": "v21.0"}},
+        pixels={PIXEL_PLAIN: {"access_token": token, "api_version": "v25.0"}},
         meta={"base_url": emulator.url, "request_timeout_s": 5},
         schema_registry={"url": "http://127.0.0.1:1"},
     )
