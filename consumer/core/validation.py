@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from consumer.core.models import CapiEvent
+from consumer.core.param_validation import PARAM_CHECKS
 from consumer.errors import ValidationError
 
 __all__ = ["INSUFFICIENT_COMBINATIONS", "MAX_AGE_S", "validate_event", "violations"]
@@ -155,4 +156,5 @@ _CHECKS: tuple[Callable[[CapiEvent, float, int], None], ...] = (
     _check_value,
     _check_user_data,
     _check_consent,
+    *PARAM_CHECKS,  # net_revenue, business messaging, app events, AppendAttribution
 )
