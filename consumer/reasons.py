@@ -212,12 +212,12 @@ REASONS: dict[str, ReasonInfo] = {
         False,
     ),
     "invalid.messaging_identifiers": ReasonInfo(
-        "A business messaging event lacks its channel's identifiers (WhatsApp: whatsapp_business_account_id + ctwa_clid; Messenger: page_id + page_scoped_user_id; Instagram: ig_account_id + ig_sid).",
+        "A business messaging event lacks its channel's identifiers (WhatsApp: whatsapp_business_account_id + ctwa_clid; Messenger: page_id + page_scoped_user_id; Instagram: ig_account_id + ig_sid), or one of them looks hashed (they are sent raw).",
         "Fix the producer (the messaging context).",
         False,
     ),
     "invalid.app_data": ReasonInfo(
-        "An app event lacks what Meta requires in app_data: advertiser_tracking_enabled, or extinfo with version a2/i2 and the OS version (or the record has no app context).",
+        "An app event lacks what Meta requires in app_data: advertiser_tracking_enabled, or extinfo with version a2/i2 and the OS version (or the record has no app context), or anon_id/madid looks hashed.",
         "Fix the producer (the app context), or stop mapping that channel to app in mapping.*.action_sources.",
         False,
     ),

@@ -21,7 +21,7 @@ from consumer.core.attribution import (
     ATTRIBUTION_MODELS,
     ORIGINAL_EVENT_MAX_AGE_S,
 )
-from consumer.core.messaging import REQUIRED_IDS
+from consumer.core.messaging import ID_FIELDS, REQUIRED_IDS
 from consumer.core.models import CapiEvent
 from consumer.errors import ValidationError
 
@@ -30,6 +30,8 @@ __all__ = ["PARAM_CHECKS"]
 _CURRENCY = re.compile(r"[A-Za-z]{3}")
 _NUMBERS = (int, float, orjson.Fragment)
 _OS_VERSION = EXTINFO_FIELDS.index("os_version")
+# Chat and app identifiers go raw (capi.md §3): one that looks like a SHA-256 was hashed by mistake.
+_LOOKS_HASHED = re.compile(r"[0-9A-Fa-f]{64}")
 
 
 def _check_net_revenue(event: CapiEvent, _now: float, _skew: int) -> None:
@@ -62,6 +64,9 @@ def _check_messaging(event: CapiEvent, _now: float, _skew: int) -> None:
             "invalid.messaging_identifiers",
             f"{channel} events need user_data {' and '.join(missing)}",
         )
+    hashed = _hashed(user_data, ID_FIELDS)
+    if hashed:
+        raise ValidationError("invalid.messaging_identifiers", f"user_data.{hashed} must be raw")
 
 
 def _check_app(event: CapiEvent, _now: float, _skew: int) -> None:
@@ -82,6 +87,18 @@ def _check_app(event: CapiEvent, _now: float, _skew: int) -> None:
         )
     if not extinfo[_OS_VERSION]:
         raise ValidationError("invalid.app_data", "extinfo needs the OS version (entry 4)")
+    hashed = _hashed(event.payload.get("user_data") or {}, ("anon_id", "madid"))
+    if hashed:
+        raise ValidationError("invalid.app_data", f"user_data.{hashed} must be raw")
+
+
+def _hashed(user_data: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+    """The first of ``keys`` whose value looks like a SHA-256 digest, or None."""
+    for key in keys:
+        value = user_data.get(key)
+        if isinstance(value, str) and _LOOKS_HASHED.fullmatch(value):
+            return key
+    return None
 
 
 def _check_original_event(event: CapiEvent, now: float, future_skew_s: int) -> None:

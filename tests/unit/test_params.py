@@ -100,8 +100,9 @@ class TestBusinessMessaging:
             (messaging(ctwa_clid=None), "invalid.messaging_identifiers"),
             (messaging("MESSENGER", page_id="281710865"), "invalid.messaging_identifiers"),
             (messaging("UNKNOWN"), "invalid.messaging_channel"),
+            (messaging(ctwa_clid="A" * 64), "invalid.messaging_identifiers"),
         ],
-        ids=["whatsapp-no-click-id", "messenger-no-psid", "unknown-channel"],
+        ids=["whatsapp-no-click-id", "messenger-no-psid", "unknown-channel", "hashed-click-id"],
     )
     def test_incomplete_chat_is_invalid(self, context: dict[str, Any], reason: str) -> None:
         """A chat without its channel's identifiers, or of an unknown channel, is dead-lettered."""
@@ -148,8 +149,9 @@ class TestAppEvents:
             app(advertiser_tracking_enabled=None),
             app(extinfo=extinfo(os_version=" ")),
             app(extinfo=extinfo(version="w1")),
+            app(anon_id="f" * 64),
         ],
-        ids=["no-extinfo", "no-att-flag", "no-os-version", "unknown-version"],
+        ids=["no-extinfo", "no-att-flag", "no-os-version", "unknown-version", "hashed-anon-id"],
     )
     def test_incomplete_app_context_is_invalid(self, context: dict[str, Any]) -> None:
         """An app event without what Meta requires in app_data is dead-lettered."""
