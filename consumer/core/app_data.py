@@ -66,7 +66,12 @@ def app_data(app: Mapping[str, Any]) -> dict[str, Any]:
 
 def app_user_data(app: Mapping[str, Any]) -> dict[str, str]:
     """``anon_id`` and ``madid`` for ``user_data`` (raw, as Meta wants them)."""
-    return {key: text for key in _USER_IDS if (text := _text(app.get(key)))}
+    ids: dict[str, str] = {}
+    for key in _USER_IDS:
+        text = _text(app.get(key))
+        if text:
+            ids[key] = text
+    return ids
 
 
 def _entry(value: object) -> str | int:

@@ -69,7 +69,11 @@ def original_event_data(
 
 def attribution_data(passback: Mapping[str, Any]) -> dict[str, Any]:
     """``attribution_data`` from the passback's credit fields (absent ones are left out)."""
-    data: dict[str, Any] = {key: text for key in _TEXTS if (text := _text(passback.get(key)))}
+    data: dict[str, Any] = {}
+    for key in _TEXTS:
+        text = _text(passback.get(key))
+        if text:
+            data[key] = text
     for key in _TIMES:
         seconds = _seconds(passback.get(key))
         if seconds is not None:

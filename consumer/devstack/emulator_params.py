@@ -11,6 +11,8 @@ same bug here. Every rule answers plain code 100 without a subcode: Meta publish
 - Business messaging: https://developers.facebook.com/documentation/ads-commerce/conversions-api/business-messaging
   ``messaging_channel`` is ``whatsapp``, ``messenger`` or ``instagram``, and user_data carries
   that channel's identifiers (WABA id + ctwa_clid; page id + PSID; IG account id + IGSID).
+  A ``messaging_channel`` on another action source is refused too: Meta documents the field
+  for business messaging only, and the emulator is strict where the docs are silent.
 - AppendAttribution: https://developers.facebook.com/documentation/ads-commerce/conversions-api/guides/append-attribution/reference
   and .../parameters/original-event: ``original_event_data`` names the original event and time,
   the passback arrives less than 48 hours after it; ``attribution_data`` gives Meta's share of
