@@ -224,3 +224,17 @@ class TestAppendAttribution:
         context = passback(NOW - dt.timedelta(hours=3), **overrides)
 
         assert [reason] == reasons(mapped("order", make_order(attribution=context)))
+
+
+class TestContextPrecedence:
+    def test_chat_wins_over_app(self) -> None:
+        """A record with both a chat and an app context is a business messaging event, no app_data."""
+        event = mapped("order", make_order(messaging=messaging(), app=app()))
+
+        assert ("business_messaging", False) == (event.action_source, "app_data" in event.payload)
+
+    def test_filtered_status_stays_filtered(self) -> None:
+        """A passback on a status that is not a conversion is filtered like its original."""
+        record = make_order(status="CANCELLED", attribution=passback(NOW))
+
+        assert "status.cancelled" == getattr(map_record("order", record, SETTINGS), "reason", None)
