@@ -236,6 +236,41 @@ REASONS: dict[str, ReasonInfo] = {
         "Fix the producer's consent fields.",
         False,
     ),
+    "invalid.net_revenue": ReasonInfo(
+        "custom_data.net_revenue is not a number, or the event has no ISO 4217 currency for it.",
+        "Fix the producer (net_revenue, currency).",
+        False,
+    ),
+    "invalid.messaging_channel": ReasonInfo(
+        "A business_messaging event has no known messaging_channel (whatsapp, messenger, instagram): the record has no messaging context, or its channel is UNKNOWN.",
+        "Fix the producer (messaging.channel), or stop mapping that channel to business_messaging in mapping.*.action_sources.",
+        False,
+    ),
+    "invalid.messaging_identifiers": ReasonInfo(
+        "A business messaging event lacks its channel's identifiers (WhatsApp: whatsapp_business_account_id + ctwa_clid; Messenger: page_id + page_scoped_user_id; Instagram: ig_account_id + ig_sid), or one of them looks hashed (they are sent raw).",
+        "Fix the producer (the messaging context).",
+        False,
+    ),
+    "invalid.app_data": ReasonInfo(
+        "An app event lacks what Meta requires in app_data: advertiser_tracking_enabled, or extinfo with version a2/i2 and the OS version (or the record has no app context), or anon_id/madid looks hashed.",
+        "Fix the producer (the app context), or stop mapping that channel to app in mapping.*.action_sources.",
+        False,
+    ),
+    "invalid.original_event_data": ReasonInfo(
+        "An AppendAttribution lacks original_event_data.event_name or event_time, names neither event_id nor order_id, or its original is later than itself.",
+        "Fix the producer (the attribution context).",
+        False,
+    ),
+    "invalid.original_event_too_old": ReasonInfo(
+        "An AppendAttribution arrived 48 hours or more after its original event; Meta only takes it within 48 hours.",
+        "Nothing: Meta will never accept it. Send passbacks sooner (consumer lag, producer delay).",
+        False,
+    ),
+    "invalid.attribution_data": ReasonInfo(
+        "An AppendAttribution's attribution_data has no attribution_share between 0 and 1, an unknown attribution_model, or a negative window, credit or value.",
+        "Fix the producer (the attribution context).",
+        False,
+    ),
     # send stage
     "rejected": ReasonInfo(
         "Meta rejected this event (Graph code 100 / 2804xxx); bisecting the batch isolated it.",

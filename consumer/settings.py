@@ -222,23 +222,6 @@ def _custom_properties_ok(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
-# Action sources whose events need fields our records cannot fill (capi.md §2, §2.1).
-_UNFILLABLE_SOURCES = {
-    "app": "app_data (extinfo)",
-    "business_messaging": "a messaging_channel",
-}
-
-
-def _action_sources_ok(value: dict[str, str]) -> dict[str, str]:
-    for source in value.values():
-        if source in _UNFILLABLE_SOURCES:
-            raise ValueError(
-                f"action_source {source!r} needs {_UNFILLABLE_SOURCES[source]}, which order and "
-                "lead records do not carry: Meta would reject every such event"
-            )
-    return value
-
-
 class OrderMapping(_Frozen):
     """How an order record becomes a CAPI event."""
 
@@ -254,8 +237,10 @@ class OrderMapping(_Frozen):
             "UNKNOWN": None,
         }
     )
-    # channel -> action_source. App events need app_data (extinfo) that orders do not carry,
-    # so APP maps to "other" by default rather than claiming "app" without it.
+    # channel -> action_source. A record with an ``app`` context is sent as "app" and one with a
+    # ``messaging`` context as "business_messaging" whatever its channel; without one, an "app"
+    # or "business_messaging" event lacks what Meta requires and is dead-lettered (invalid.*),
+    # so APP maps to "other" by default.
     action_sources: dict[str, ActionSource] = Field(
         default_factory=lambda: {  # type: ignore[arg-type]  # literals are checked at runtime
             "WEB": "website",
@@ -271,7 +256,6 @@ class OrderMapping(_Frozen):
     # it (invalid.negative_value). Meta has no negative Purchase; it is never sent.
     refunds: Literal["filter", "dead_letter"] = "filter"
     _custom_ok = field_validator("custom_properties")(_custom_properties_ok)
-    _sources_ok = field_validator("action_sources")(_action_sources_ok)
 
 
 class LeadMapping(_Frozen):
@@ -301,7 +285,6 @@ class LeadMapping(_Frozen):
     default_crm_name: str = "CRM"
     custom_properties: dict[str, str] = Field(default_factory=dict)
     _custom_ok = field_validator("custom_properties")(_custom_properties_ok)
-    _sources_ok = field_validator("action_sources")(_action_sources_ok)
 
 
 class MappingSettings(_Frozen):

@@ -98,6 +98,8 @@ def order_custom_data(
         custom["value"] = money(record["total"], "total")
     if isinstance(record.get("predicted_ltv"), Decimal):
         custom["predicted_ltv"] = money(record["predicted_ltv"], "predicted_ltv")
+    if isinstance(record.get("net_revenue"), Decimal):  # margin of the conversion (2025)
+        custom["net_revenue"] = money(record["net_revenue"], "net_revenue")
     if delivery:
         custom["delivery_category"] = str(delivery).lower()
     if not items:

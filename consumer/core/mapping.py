@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from consumer.core.contexts import add_contexts, context_action_source
 from consumer.core.custom_data import lead_custom_data, order_custom_data
 from consumer.core.identifiers import check_id
 from consumer.core.logical import DROPPED_KEY
@@ -77,7 +78,8 @@ def _map(
     ):
         return Filtered(REFUND_REASON)
     source_field = "channel" if isinstance(rules, OrderMapping) else "source"
-    action_source = rules.action_sources.get(str(record.get(source_field)), "other")
+    configured = rules.action_sources.get(str(record.get(source_field)), "other")
+    action_source = context_action_source(record, configured)
     event_id = record.get("event_id") or render_event_id(rules.event_id_template, record)
     _check_ids(str(event_id), custom_data, settings.mapping.max_id_length)
     occurred_at = _occurred_at(record)
@@ -85,6 +87,8 @@ def _map(
     built = build_user_data(record, occurred_at, config.external_id_form, config.default_country)
     payload = _payload(record, event_name, event_id, action_source, occurred_at)
     payload["user_data"] = built.user_data
+    add_contexts(record, payload, str(event_id))
+    event_name = payload["event_name"]  # AppendAttribution when the record is a passback
     custom_data = _with_crm(record, rules, action_source, custom_data)
     if custom_data:
         payload["custom_data"] = custom_data

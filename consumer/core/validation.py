@@ -14,6 +14,7 @@ import orjson
 
 from consumer.core.currencies import CURRENCIES
 from consumer.core.models import CapiEvent
+from consumer.core.param_validation import PARAM_CHECKS
 from consumer.errors import ValidationError
 
 __all__ = ["INSUFFICIENT_COMBINATIONS", "MAX_AGE_S", "validate_event", "violations"]
@@ -184,4 +185,5 @@ _CHECKS: tuple[Callable[[CapiEvent, float, int], None], ...] = (
     _check_value,
     _check_user_data,
     _check_consent,
+    *PARAM_CHECKS,  # net_revenue, business messaging, app events, AppendAttribution
 )

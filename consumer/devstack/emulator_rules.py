@@ -32,6 +32,7 @@ from consumer.devstack.emulator_errors import (
     wrong_appsecret_proof,
 )
 from consumer.devstack.emulator_money import is_iso_currency, purchase_problem
+from consumer.devstack.emulator_params import PARAM_RULES
 from consumer.devstack.emulator_user_data import check_user_data
 
 __all__ = [
@@ -85,7 +86,6 @@ BODY_KEYS = frozenset(
 )
 _LDU_COUNTRIES = frozenset({0, 1})  # 0 = geolocate, 1 = USA (capi.md §2.2)
 _LDU_STATES = frozenset({0, *range(1000, 1014)})  # 0 = geolocate, 1000-1013 = US states
-_EXTINFO_LEN = 16  # app_data.extinfo is a positional array of 16 entries (capi.md §2)
 _URL = re.compile(r"https?://\S+")
 
 _Event = Mapping[str, object]
@@ -272,23 +272,12 @@ def _check_website(event: _Event, _: _Clock) -> Violation | None:
     return None
 
 
-def _check_app(event: _Event, _: _Clock) -> Violation | None:
-    """App events need ``app_data`` with a full 16-entry ``extinfo`` array."""
-    if event.get("action_source") != "app":
-        return None
-    app_data = event.get("app_data")
-    extinfo = app_data.get("extinfo") if isinstance(app_data, Mapping) else None
-    if not isinstance(extinfo, list) or len(extinfo) != _EXTINFO_LEN:
-        return Violation("app.app_data", "app events need app_data.extinfo with 16 entries")
-    return None
-
-
-def _check_messaging(event: _Event, _: _Clock) -> Violation | None:
-    """Business-messaging events name their ``messaging_channel``."""
-    if event.get("action_source") == "business_messaging" and not isinstance(
-        event.get("messaging_channel"), str
-    ):
-        return Violation("business_messaging.channel", "messaging_channel is required")
+def _check_params(event: _Event, clock: _Clock) -> Violation | None:
+    """App, business messaging, AppendAttribution and net_revenue (see :mod:`emulator_params`)."""
+    for rule in PARAM_RULES:
+        violation = rule(event, clock.now)
+        if violation is not None:
+            return violation
     return None
 
 
@@ -346,8 +335,7 @@ _EVENT_CHECKS: tuple[Callable[[_Event, _Clock], Violation | None], ...] = (
     _check_event_time,
     _check_user_data,
     _check_website,
-    _check_app,
-    _check_messaging,
+    _check_params,
     _check_custom_data,
     _check_processing_options,
     _check_scalar_types,

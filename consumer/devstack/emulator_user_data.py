@@ -41,6 +41,7 @@ HASHED_KEYS = frozenset(
 _RAW_STRING_KEYS = frozenset(
     {"client_user_agent", "subscription_id", "anon_id", "madid", "page_id"}
     | {"page_scoped_user_id", "ctwa_clid", "ig_account_id", "ig_sid"}
+    | {"whatsapp_business_account_id"}  # business messaging, WhatsApp (2024)
 )
 _OTHER_KEYS = frozenset(
     {"external_id", "client_ip_address", "fbc", "fbp", "lead_id", "fb_login_id"}

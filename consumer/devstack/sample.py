@@ -7,6 +7,9 @@ what did happen, and the integration tests assert on it.
 
 Deliberate trouble in every sample: repeats of the same event (producer retries), cancelled and
 placed orders (not conversions), one malformed record and one event older than Meta's 7 days.
+Some records carry the parameters Meta added since 2024: net_revenue, an in-app purchase
+(``app``), a Click-to-WhatsApp lead (``messaging``) and an AppendAttribution passback for a paid
+order (``attribution``).
 """
 
 from __future__ import annotations
@@ -118,6 +121,11 @@ def _order(rng: random.Random, index: int, now: dt.datetime) -> list[SampleRecor
     first = SampleRecord("orders", value["order_id"], value, "sent", event)
     if index % 10 == 3:  # a producer retry: the same record again
         return [first, SampleRecord("orders", value["order_id"], value, "duplicate")]
+    if index % 25 == 11:  # the shop's attribution model credits Meta: an AppendAttribution
+        passback = {**value, "attribution": _passback(rng, occurred)}
+        passback["occurred_at"] = min(occurred + dt.timedelta(minutes=30), now)
+        appended = (pixel, "AppendAttribution", event[2])
+        return [first, SampleRecord("orders", value["order_id"], passback, "sent", appended)]
     return [first]
 
 
@@ -154,6 +162,10 @@ def _order_value(
         if index % 17 == 0
         else None,
         "is_test": pixel == TEST_PIXEL and index % 9 == 0,
+        "net_revenue": (Decimal(rng.randint(100, 4000)) / 100) if index % 5 == 1 else None,
+        "messaging": None,
+        "app": _app(rng) if index % 25 == 7 else None,
+        "attribution": None,
     }
 
 
@@ -180,12 +192,86 @@ def _lead(rng: random.Random, index: int, now: dt.datetime) -> list[SampleRecord
         "browser": _browser(rng, occurred) if source == "WEB_FORM" else None,
         "consent": None,
         "is_test": False,
+        "messaging": _whatsapp(rng) if index % 12 == 2 else None,
+        "app": None,
     }
     names = {"NEW": "Lead", "QUALIFIED": "QualifiedLead", "CONVERTED": "ConvertedLead"}
     if stage not in names:
         return [SampleRecord("leads", value["lead_id"], value, "filtered")]
     event_id = value["event_id"] or f"lead_{value['lead_id']}_{stage}"
     return [SampleRecord("leads", value["lead_id"], value, "sent", (pixel, names[stage], event_id))]
+
+
+def _whatsapp(rng: random.Random) -> dict[str, Any]:
+    """A Click-to-WhatsApp chat: the WhatsApp Business Account and the ad's click id."""
+    return {
+        "channel": "WHATSAPP",
+        "ctwa_clid": f"ARA{rng.getrandbits(96):024x}",
+        "whatsapp_business_account_id": "102012345678901",
+        "page_id": None,
+        "page_scoped_user_id": None,
+        "ig_account_id": None,
+        "ig_sid": None,
+    }
+
+
+def _app(rng: random.Random) -> dict[str, Any]:
+    """An in-app purchase on an Android phone (ATT is iOS only: tracking flag false)."""
+    return {
+        "advertiser_tracking_enabled": False,
+        "application_tracking_enabled": True,
+        "extinfo": {
+            "version": "a2",
+            "package_name": "com.example.shop",
+            "short_version": "4.2",
+            "long_version": "4.2.1",
+            "os_version": "15",
+            "device_model": "Pixel 9",
+            "locale": "en_US",
+            "timezone_abbreviation": "CET",
+            "carrier": None,
+            "screen_width": 1080,
+            "screen_height": 2424,
+            "screen_density": "2.6",
+            "cpu_cores": 8,
+            "storage_gb": 128,
+            "free_storage_gb": rng.randint(5, 100),
+            "device_timezone": "Europe/Berlin",
+        },
+        "anon_id": f"XZ{rng.getrandbits(64):016X}",
+        "madid": None,
+        "campaign_ids": None,
+        "install_referrer": None,
+        "installer_package": "com.android.vending",
+        "url_schemes": [],
+        "vendor_id": None,
+    }
+
+
+def _passback(rng: random.Random, purchased: dt.datetime) -> dict[str, Any]:
+    """Meta's share of the credit for the order's Purchase, by the shop's own model."""
+    return {
+        "original_event_name": None,
+        "original_event_time": purchased,
+        "original_event_id": None,
+        "original_order_id": None,
+        "scope": "click",
+        "visit_time": purchased - dt.timedelta(hours=2),
+        "ad_id": f"1202{rng.randint(10**13, 10**14 - 1)}",
+        "adset_id": None,
+        "campaign_id": None,
+        "attribution_share": rng.choice([0.25, 0.5, 1.0]),
+        "attribution_model": "linear",
+        "attr_window": 7,
+        "attribution_value": None,
+        "attribution_source": None,
+        "touchpoint_type": None,
+        "touchpoint_ts": None,
+        "touchpoint_id": None,
+        "total_credit": None,
+        "inactivity_window_hours": None,
+        "reattribution_window_hours": None,
+    }
 
 
 def _customer(rng: random.Random, index: int) -> dict[str, Any]:

@@ -36,9 +36,10 @@ def test_promtool_check_rules() -> None:
     """`promtool check rules` accepts the file and finds every rule it defines."""
     result = promtool("check", "rules", str(RULES))
 
-    assert (0, True) == (result.returncode, f"SUCCESS: {len(alert_names())} rules found" in result.stdout), (
-        result.stdout + result.stderr
-    )
+    assert (0, True) == (
+        result.returncode,
+        f"SUCCESS: {len(alert_names())} rules found" in result.stdout,
+    ), result.stdout + result.stderr
 
 
 def test_promtool_test_rules() -> None:

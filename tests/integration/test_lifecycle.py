@@ -63,6 +63,10 @@ def test_sigterm_drains_commits_and_exits_zero(consumer_rig: ConsumerRig, tmp_pa
     assert 0 == code, log[-3000:]
     assert "shutdown.drained" in log
     assert sent_before_restart < len(expected.sent)
-    counts = Counter(consumer_rig.received_ids())
-    assert {event_id for _, _, event_id in expected.sent} == set(counts)
-    assert [] == [event_id for event_id, count in counts.items() if count > 1]
+    # An event is (name, id): an order's AppendAttribution shares its Purchase's event_id.
+    counts = Counter(
+        (e["event"]["event_name"], e["event"]["event_id"])
+        for e in consumer_rig.emulator.client.events()
+    )
+    assert {(name, event_id) for _, name, event_id in expected.sent} == set(counts)
+    assert [] == [key for key, count in counts.items() if count > 1]

@@ -331,10 +331,22 @@ ACCEPTED = [
     ),
     pytest.param({"opt_out": False, "referrer_url": "https://ref.example/"}, id="optional"),
     pytest.param(
-        {"action_source": "app", "app_data": {"extinfo": ["a2"] + [""] * 15}}, id="app-extinfo"
+        {
+            "action_source": "app",
+            "app_data": {
+                "advertiser_tracking_enabled": False,
+                "extinfo": ["a2", "", "", "", "14"] + [""] * 11,
+            },
+        },
+        id="app-extinfo",
     ),
     pytest.param(
-        {"action_source": "business_messaging", "messaging_channel": "whatsapp"},
+        {
+            "action_source": "business_messaging",
+            "messaging_channel": "whatsapp",
+            "user_data.whatsapp_business_account_id": "102012345678901",
+            "user_data.ctwa_clid": "ARAkLkA8rmlFeiCktEJQ-QTwRiyYHAFDLMNDBH0CD3qpjd0HR4irJ6LEkR7JwFF4XvnO2E4Nx0-eM-GABDLOPaOdRMv-_zfUQ2a",
+        },
         id="messaging-whatsapp",
     ),
 ]

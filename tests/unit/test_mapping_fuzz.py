@@ -123,6 +123,8 @@ def _primitive(kind: str, name: str) -> st.SearchStrategy[Any]:
         return st.integers(-(2**31), 2**31 - 1)
     if kind == "long":
         return st.integers(-(2**63), 2**63 - 1)
+    if kind == "double":
+        return st.floats()
     raise AssertionError(kind)
 
 

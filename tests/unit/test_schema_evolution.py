@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,8 @@ from consumer.devstack.framing import ConfluentFramer
 from consumer.errors import DecodeError
 from consumer.schemas import ParsedSchema, parse_schema_text
 from consumer.settings import Settings
-from tests.fixtures.factories import make_order
+from tests.fixtures.factories import make_lead, make_order
+from tests.fixtures.params import app, messaging, passback
 
 SCHEMA_JSON: dict[str, Any] = json.loads(
     (Path(__file__).resolve().parents[2] / "schemas" / "order_event.avsc").read_text()
@@ -235,3 +237,79 @@ class TestTypeChanges:
             registry.round_trip(writer, without(make_order(), "currency"))
 
         assert "decode.incompatible_schema" == caught.value.reason
+
+
+# The fields added for Meta's 2024-2026 parameters (net_revenue, business messaging, app events,
+# AppendAttribution): producers still writing the schema from before them keep working.
+NEW_ORDER_FIELDS = ("net_revenue", "messaging", "app", "attribution")
+NEW_LEAD_FIELDS = ("messaging", "app")
+LEAD_SCHEMA_JSON: dict[str, Any] = json.loads(
+    (Path(__file__).resolve().parents[2] / "schemas" / "lead_event.avsc").read_text()
+)
+LEAD_READER = parse_schema_text(json.dumps(LEAD_SCHEMA_JSON))
+
+
+def _lead_without(*names: str) -> dict[str, Any]:
+    schema = copy.deepcopy(LEAD_SCHEMA_JSON)
+    schema["fields"] = [f for f in schema["fields"] if f["name"] not in names]
+    return schema
+
+
+class TestNewParameters:
+    def test_old_order_writer_reads_with_null_defaults(self, registry: Registry) -> None:
+        """An order written before the new fields decodes with each of them null."""
+        record = make_order()
+
+        decoded = registry.round_trip(
+            edited(drop_fields(*NEW_ORDER_FIELDS)), without(record, *NEW_ORDER_FIELDS)
+        )
+
+        assert record == decoded
+        assert (None, None, None, None) == tuple(decoded[name] for name in NEW_ORDER_FIELDS)
+
+    def test_old_order_maps_as_before(
+        self, registry: Registry, settings_factory: Callable[..., Settings]
+    ) -> None:
+        """An old order maps to the same event as a current one without the new contexts."""
+        settings = settings_factory()
+        record = make_order()
+        old = registry.round_trip(
+            edited(drop_fields(*NEW_ORDER_FIELDS)), without(record, *NEW_ORDER_FIELDS)
+        )
+
+        assert map_record("order", record, settings) == map_record("order", old, settings)
+
+    def test_old_lead_writer_reads_with_null_defaults(
+        self, registry: Registry, settings_factory: Callable[..., Settings]
+    ) -> None:
+        """A lead written before messaging and app decodes with both null and maps as before."""
+        settings = settings_factory()
+        record = make_lead()
+        old = registry.round_trip(
+            _lead_without(*NEW_LEAD_FIELDS), without(record, *NEW_LEAD_FIELDS), LEAD_READER
+        )
+
+        assert (None, None) == (old["messaging"], old["app"])
+        assert map_record("lead", record, settings) == map_record("lead", old, settings)
+
+    def test_new_writer_round_trips_every_context(self, registry: Registry) -> None:
+        """A current producer's record with all four new parameters decodes unchanged."""
+        purchased = make_order()["occurred_at"]
+        record = make_order(
+            net_revenue=Decimal("12.34"),
+            messaging=messaging(),
+            app=app(),
+            attribution=passback(purchased),
+        )
+
+        assert record == registry.round_trip(SCHEMA_JSON, record)
+
+    def test_new_lead_round_trips(self, registry: Registry) -> None:
+        """A lead with a chat and an app context decodes unchanged."""
+        record = make_lead(
+            messaging=messaging("MESSENGER", page_id="1", page_scoped_user_id="2"), app=app()
+        )
+
+        decoded = registry.round_trip(LEAD_SCHEMA_JSON, record, LEAD_READER)
+
+        assert (record["messaging"], record["app"]) == (decoded["messaging"], decoded["app"])
