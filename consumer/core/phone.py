@@ -170,6 +170,8 @@ def _fast(raw: str, region: str | None) -> str | None:
         plan = _plan(region)
         if plan is None or not _ascii_digits(cleaned) or (plan.idd and plan.idd.match(cleaned)):
             return None  # an international prefix in national form: the full parser decides
+        if cleaned.startswith(plan.country_code):
+            return None  # maybe the country code without "+" (49 69...): the full parser decides
         national = _national(cleaned, plan)
         return None if national is None else plan.country_code + national
     else:
