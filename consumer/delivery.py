@@ -21,6 +21,7 @@ from consumer.core.graph_errors import GraphVerdict, Kind
 from consumer.core.limits import PixelLimit
 from consumer.core.models import CapiEvent, Failure
 from consumer.core.retry import Backoff
+from consumer.fault_log import auth_hold, request_watch, retrying
 from consumer.settings import DeliverySettings
 from consumer.stats import RunStats
 
@@ -107,6 +108,7 @@ class Deliverer(Generic[T]):
         limit = self._gate(batch.pixel_id).limit
         while True:
             if limit.in_auth_cooldown(self._clock()):
+                auth_hold(batch.pixel_id, len(batch), limit.auth_failed_until - self._clock())
                 return _fail_all(batch, "auth", _COOLDOWN, attempt)
             verdict = await self._post(batch)
             attempt += 1
@@ -133,6 +135,7 @@ class Deliverer(Generic[T]):
                 return _fail_all(batch, "retries_exhausted", verdict, attempt)
             self._stats.retries += 1
             self._stats.retries_by_code[verdict.reason_code] += 1
+            retrying(batch.pixel_id, verdict, attempt, delay, limit.allowed)
             await self._sleep(delay)
 
     async def _bisect(
@@ -158,7 +161,8 @@ class Deliverer(Generic[T]):
         await gate.acquire(self._clock, self._sleep)
         try:
             async with self._global:
-                verdict = await self._poster.post(batch)
+                with request_watch(batch.pixel_id, len(batch)):
+                    verdict = await self._poster.post(batch)
         finally:
             gate.release()
         self._stats.requests[verdict.kind.value] += 1

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Literal
+from collections.abc import MutableMapping
+from typing import Any, Literal
 
 import orjson
 import structlog
 
-__all__ = ["configure_logging"]
+__all__ = ["MAX_FIELD_CHARS", "cap_fields", "configure_logging"]
 
 _LEVELS = {
     "debug": logging.DEBUG,
@@ -17,6 +18,10 @@ _LEVELS = {
     "warning": logging.WARNING,
     "error": logging.ERROR,
 }
+# A log field longer than this is cut (a fastavro error quoting a whole schema is 27 KB): one
+# line stays readable and cheap to ship, and the cut says how much was dropped.
+MAX_FIELD_CHARS = 1000
+_MAX_ITEMS = 50  # items kept of a list, tuple or dict field
 
 
 def configure_logging(
@@ -41,12 +46,43 @@ def configure_logging(
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            cap_fields,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
         logger_factory=_print_to_stderr if use_console else _write_to_stderr,
         cache_logger_on_first_use=cache,
     )
+
+
+def cap_fields(
+    _logger: object, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: bound every field's size (strings cut, containers shortened)."""
+    for key, value in event_dict.items():
+        if isinstance(value, str | bytes | list | tuple | dict):
+            event_dict[key] = _capped(value, MAX_FIELD_CHARS)
+    return event_dict
+
+
+def _capped(value: Any, limit: int) -> Any:
+    if isinstance(value, str | bytes):
+        if len(value) <= limit:
+            return value
+        text = value if isinstance(value, str) else value.decode("utf-8", "replace")
+        return f"{text[:limit]}...[{len(value) - limit} more]"
+    if isinstance(value, list | tuple):
+        kept = [_capped(item, limit // 4) for item in value[:_MAX_ITEMS]]
+        if len(value) > _MAX_ITEMS:
+            kept.append(f"...[{len(value) - _MAX_ITEMS} more]")
+        return kept
+    if isinstance(value, dict):
+        items = list(value.items())[:_MAX_ITEMS]
+        capped = {str(k)[:100]: _capped(v, limit // 4) for k, v in items}
+        if len(value) > _MAX_ITEMS:
+            capped["..."] = f"{len(value) - _MAX_ITEMS} more"
+        return capped
+    return value
 
 
 # The factories look ``sys.stderr`` up when a logger is bound (once with ``cache``, else on every
