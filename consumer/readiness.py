@@ -8,8 +8,9 @@ as lines, when they happen. Every second this watch:
    (``no_partitions``), logs ``partitions.resubscribing`` and re-subscribes;
 2. evaluates readiness and logs ``readiness.failing`` (warning, with the reason and the
    sentence ``/readyz`` shows) when a reason starts to hold and ``readiness.restored`` when it
-   ends. ``no_assignment`` is expected while the first join is under way, so it is reported
-   only after ``stuck_after_s``.
+   ends. Until the first assignment arrives (the first join, librdkafka's first statistics) the
+   problems are expected, so they are reported only if that takes longer than
+   ``stuck_after_s``.
 
 Kafka calls (a metadata request, the re-subscribe) go through the bridge onto the consumer
 thread, between two polls: ``source.py`` stays the only module touching the consumer.
@@ -63,8 +64,8 @@ class ReadinessWatch:
         self._bridge = bridge
         self._clock = clock
         self._stale = StaleAssignment(settings.no_partitions_after_s)
-        self._failing_since: dict[str, float] = {}
         self._reported: set[str] = set()
+        self._started = clock()
 
     def problems(self) -> tuple[Problem, ...]:
         """The stale-assignment problem while a heal is under way."""
@@ -112,14 +113,12 @@ class ReadinessWatch:
 
     def _log_changes(self, check: Check) -> None:
         now = self._clock()
-        current = {problem.reason: problem for problem in check.problems}
-        for reason in list(self._failing_since):
-            if reason not in current:
-                del self._failing_since[reason]
+        starting = (
+            not self._kafka.assignment[1] and now - self._started < self._settings.stuck_after_s
+        )
+        current = {} if starting else {problem.reason: problem for problem in check.problems}
         for reason, problem in current.items():
-            since = self._failing_since.setdefault(reason, now)
-            grace = self._settings.stuck_after_s if reason == "no_assignment" else 0.0
-            if reason not in self._reported and now - since >= grace:
+            if reason not in self._reported:
                 self._reported.add(reason)
                 faults.warn("readiness.failing", reason, reason=reason, detail=problem.text)
         for reason in sorted(self._reported - current.keys()):
