@@ -14,6 +14,7 @@ import pytest
 import yaml
 from prometheus_client import generate_latest
 
+from consumer.health import READINESS_REASONS
 from consumer.kafka_stats import KafkaStatus
 from consumer.metrics import Metrics
 from consumer.settings import load_settings
@@ -246,6 +247,7 @@ def exported_names() -> set[str]:
         in_flight, in_flight_bytes, paused, assigned = 0, 0, False, frozenset()
 
     metrics.watch(View(), KafkaStatus(), lambda: True)
+    metrics.watch_readiness(frozenset, READINESS_REASONS, KafkaStatus())
     metrics.observe_batch("1", 0.1)
     metrics.observe_dedup("claim", 0.001)
     text = generate_latest(metrics.registry).decode()
