@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -228,18 +229,18 @@ class TestProbeRules:
     @pytest.mark.parametrize(
         ("loop", "status", "reason", "text"),
         [
-            (Loop(assignment_received=False), up_status(), "no_assignment", "no assignment"),
-            (Loop(), KafkaStatus(), "broker", "no Kafka broker connected"),
-            (Loop(waiting_on=frozenset({"dedup"})), up_status(), "dedup", "dedup store"),
-            (Loop(waiting_on=frozenset({"registry"})), up_status(), "registry", "registry"),
-            (Loop(heartbeat_at=0.0), up_status(), "stuck", "loop silent for 101s"),
+            (Loop(assignment_received=False), up_status, "no_assignment", "no assignment"),
+            (Loop(), KafkaStatus, "broker", "no Kafka broker connected"),
+            (Loop(waiting_on=frozenset({"dedup"})), up_status, "dedup", "dedup store"),
+            (Loop(waiting_on=frozenset({"registry"})), up_status, "registry", "registry"),
+            (Loop(heartbeat_at=0.0), up_status, "stuck", "loop silent for 101s"),
         ],
     )
     def test_each_rule_can_fail_readiness(
-        self, loop: Loop, status: KafkaStatus, reason: str, text: str
+        self, loop: Loop, status: Callable[[], KafkaStatus], reason: str, text: str
     ) -> None:
         """Each readiness input on its own makes the pod unready, and says why."""
-        problems = readiness(loop, status, 101.0, BOUNDS).problems
+        problems = readiness(loop, status(), 101.0, BOUNDS).problems
 
         assert [reason] == [problem.reason for problem in problems]
         assert text in str(problems[0])
