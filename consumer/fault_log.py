@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Collection, Hashable, Iterator
 from typing import Any
@@ -52,6 +53,7 @@ class FaultLog:
         self.limiter = LogLimiter(per_window, window_s)
         self.stall_after_s = _DEFAULT_STALL_S
         self._clock = clock
+        self._lock = threading.Lock()  # librdkafka's callbacks warn from the consumer thread
 
     def warn(self, event: str, key: Hashable = (), **fields: Any) -> bool:
         """Log ``event`` at warning level unless its key is over the rate; True when logged."""
@@ -63,7 +65,8 @@ class FaultLog:
 
     def flush(self) -> None:
         """Log one summary of what is still held back (at shutdown), then forget it."""
-        pending = self.limiter.pending()
+        with self._lock:
+            pending = self.limiter.pending()
         if pending:
             events: dict[str, int] = {}
             for key, count in pending.items():
@@ -75,7 +78,8 @@ class FaultLog:
     def _emit(
         self, method: Callable[..., Any], event: str, key: Hashable, fields: dict[str, Any]
     ) -> bool:
-        suppressed = self.limiter.admit((event, key), self._clock())
+        with self._lock:
+            suppressed = self.limiter.admit((event, key), self._clock())
         if suppressed is None:
             return False
         if suppressed:

@@ -31,6 +31,7 @@ import orjson
 import structlog
 
 from consumer.core.models import TopicPartition
+from consumer.fault_log import faults
 
 __all__ = ["KafkaStatistics", "KafkaStatus", "parse_statistics"]
 
@@ -121,8 +122,10 @@ class KafkaStatus:
     def on_error(self, error: Any) -> None:
         """``error_cb``: log it; remember when every broker went away (consumer thread)."""
         # One connection failing is retried by librdkafka and repeats every reconnect: debug.
-        level = log.debug if error.name() == _TRANSPORT else log.warning
-        level("kafka.error", code=error.name(), error=error.str())
+        if error.name() == _TRANSPORT:
+            log.debug("kafka.error", code=error.name(), error=error.str())
+        else:
+            faults.warn("kafka.error", error.name(), code=error.name(), error=error.str())
         if error.name() == _ALL_BROKERS_DOWN:
             with self._lock:
                 self._all_down_at = self._clock()
