@@ -13,6 +13,7 @@ The limiter is process-wide, like the structlog configuration: ``configure`` (fr
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import threading
 import time
@@ -89,6 +90,7 @@ class FaultLog:
 
 
 faults = FaultLog()
+_outstanding: collections.Counter[str] = collections.Counter()  # watched requests per pixel
 
 
 def configure(per_minute: int, stall_after_s: float) -> None:
@@ -158,13 +160,16 @@ def request_watch(pixel_id: str, events: int) -> Iterator[None]:
             pixel_id=pixel_id,
             events=events,
             outstanding_s=round(loop.time() - started, 1),
+            requests_in_flight=_outstanding[pixel_id],
         )
 
     timer = loop.call_later(faults.stall_after_s, stalled)
+    _outstanding[pixel_id] += 1
     try:
         yield
     finally:
         timer.cancel()
+        _outstanding[pixel_id] -= 1
         if fired:
             faults.info(
                 "capi.request_unstalled",

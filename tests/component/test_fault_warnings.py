@@ -46,7 +46,11 @@ async def test_a_meta_stall_is_logged_while_it_lasts(emulator: EmulatorClient) -
     stalled = next(e for e in logs if e["event"] == "capi.request_stalled")
 
     assert ["capi.request_stalled"] == stalled_before_end
-    assert (PIXEL_PLAIN, 3) == (stalled["pixel_id"], stalled["events"])
+    assert (PIXEL_PLAIN, 3, 1) == (
+        stalled["pixel_id"],
+        stalled["events"],
+        stalled["requests_in_flight"],
+    )
     assert stalled["outstanding_s"] >= 0.5
     assert "capi.request_unstalled" in [e["event"] for e in logs]
     assert 3 == len(report.sent)
