@@ -155,8 +155,9 @@ async def test_unready_while_the_broker_is_hung(
     unique_name: Callable[..., str],
     kafka_consumer_overrides: dict[str, str],
 ) -> None:
-    """A SIGSTOPped broker keeps its connection (librdkafka says UP), yet /readyz fails with
-    ``broker`` once nothing answered for the bound; SIGCONT makes it ready again."""
+    """A SIGSTOPped broker keeps its connection (librdkafka says UP), yet the group session is
+    lost (``group``) and /readyz fails with ``broker`` once nothing answered for the bound;
+    SIGCONT makes it ready again."""
     broker = embedded_broker_factory()
     create_topics(broker.bootstrap, TOPICS)
     settings = with_bounds(
@@ -171,11 +172,13 @@ async def test_unready_while_the_broker_is_hung(
     with structlog.testing.capture_logs() as logs:
         task = asyncio.create_task(run_consumer(settings, stop=stop))
         await until(lambda: _ready(settings), "ready after the first assignment")
+        failing_at_start = readiness_lines(logs, "readiness.failing")
         os.kill(broker.pid, signal.SIGSTOP)
         try:
             await until(lambda: _body_has(settings, "broker: "), "/readyz names the broker")
             status, body = await get(settings, "/readyz")
             hung_gauge = await gauge(settings, "broker")
+            silence = (await scrape(settings))[("capi_kafka_silence_seconds", ())]
             await until(lambda: _logged(logs, "broker", "failing"), "readiness.failing logged")
         finally:
             os.kill(broker.pid, signal.SIGCONT)
@@ -185,9 +188,13 @@ async def test_unready_while_the_broker_is_hung(
         stop.set()
         await task
 
+    assert [] == failing_at_start  # a normal start is quiet
     assert (503, 1.0, 0.0) == (status, hung_gauge, restored_gauge)
     assert "no Kafka broker answered for" in body
-    assert "broker" in readiness_lines(logs, "readiness.failing")
+    assert silence >= 3.0
+    # The session timeout (2 s here) is shorter than the silence bound: the group goes first.
+    assert ["group", "broker"] == readiness_lines(logs, "readiness.failing")[:2]
+    assert "partitions.lost" in [entry["event"] for entry in logs]
     assert "broker" in readiness_lines(logs, "readiness.restored")
 
 
