@@ -16,8 +16,6 @@ from __future__ import annotations
 import random
 from collections.abc import Awaitable, Callable, Collection, Sequence
 
-import structlog
-
 from consumer.core.decoding import CONFLUENT_MAGIC, confluent_schema_id
 from consumer.core.models import SourceRecord, TopicPartition
 from consumer.core.processing import Processor
@@ -27,7 +25,6 @@ from consumer.fault_log import faults
 
 __all__ = ["REGISTRY_UNREACHABLE", "SchemaWait"]
 
-log = structlog.get_logger("consumer.schema_wait")
 REGISTRY_UNREACHABLE = "registry.unreachable"
 _BACKOFF = Backoff(base_s=0.2, cap_s=10.0, deadline_s=float("inf"))
 
@@ -75,7 +72,9 @@ class SchemaWait:
             return records
         if not self._waiting:
             self._waiting_since = self._clock()
-            faults.warn("registry.wait_started", schema_ids=sorted(i for i in needed if i))
+            faults.warn(
+                "registry.wait_started", schema_ids=sorted(i for i in needed if i is not None)
+            )
         self._waiting.extend(r for r, i in zip(records, ids, strict=True) if i is not None)
         return [r for r, i in zip(records, ids, strict=True) if i is None]
 
