@@ -57,6 +57,13 @@ def watch_of(source: Source, bridge: Bridge, clock: Clock) -> tuple[ReadinessWat
     return ReadinessWatch(settings, status, source, bridge, clock), status
 
 
+async def past_the_bound(watch: ReadinessWatch, clock: Clock) -> None:
+    """One tick now and one 61 s later (past the 60 s bound)."""
+    await watch.tick(ready)
+    clock.now += 61.0
+    await watch.tick(ready)
+
+
 def ready() -> Check:
     """A passing readiness check."""
     return Check()
@@ -66,10 +73,8 @@ async def test_a_stale_empty_assignment_is_healed_once(bridge: Bridge) -> None:
     """After the bound: unready, one partitions.resubscribing line, one re-subscribe."""
     clock, source = Clock(), Source(partitions=3)
     watch, _status = watch_of(source, bridge, clock)
-    await watch.tick(ready)
-    clock.now += 61.0
     with structlog.testing.capture_logs() as logs:
-        await watch.tick(ready)
+        await past_the_bound(watch, clock)
         await watch.tick(ready)
 
     assert 1 == source.resubscribes
@@ -81,9 +86,7 @@ async def test_an_idle_spare_is_not_healed_again(bridge: Bridge) -> None:
     """The fresh assignment after the heal is empty too: ready, and no rebalance loop."""
     clock, source = Clock(), Source(partitions=3)
     watch, status = watch_of(source, bridge, clock)
-    await watch.tick(ready)
-    clock.now += 61.0
-    await watch.tick(ready)
+    await past_the_bound(watch, clock)
     status.on_assigned(0)  # the group assigned again and gave this member nothing
     for _ in range(5):
         clock.now += 61.0
@@ -96,9 +99,7 @@ async def test_no_heal_when_the_topics_have_no_partitions(bridge: Bridge) -> Non
     """Topics missing (deleted, not re-created yet): nothing to heal, nothing reported."""
     clock, source = Clock(), Source(partitions=0)
     watch, _status = watch_of(source, bridge, clock)
-    await watch.tick(ready)
-    clock.now += 61.0
-    await watch.tick(ready)
+    await past_the_bound(watch, clock)
 
     assert (0, ()) == (source.resubscribes, watch.problems())
 
