@@ -33,7 +33,7 @@ from consumer.health import Check, Problem
 from consumer.kafka_stats import KafkaStatus
 from consumer.settings import ObservabilitySettings
 
-__all__ = ["ReadinessWatch", "Resubscriber"]
+__all__ = ["ReadinessWatch", "Resubscriber", "stop_watch"]
 
 log = structlog.get_logger("consumer.readiness")
 _TICK_S = 1.0  # how often readiness is evaluated and logged
