@@ -131,9 +131,10 @@ class KafkaStatus:
                 self._all_down_at = self._clock()
 
     def on_assigned(self, partitions: int) -> None:
-        """Rebalance hook (consumer thread): an assignment arrived, possibly empty."""
+        """Rebalance hook (consumer thread): an assignment arrived, possibly empty (added to
+        what is held: an eager rebalance revoked everything first, a cooperative one did not)."""
         with self._lock:
-            self._assigned, self._lost_at = partitions, None
+            self._assigned, self._lost_at = self._assigned + partitions, None
             self._generation += 1
 
     def on_revoked(self, partitions: int, *, lost: bool = False) -> None:
