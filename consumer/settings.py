@@ -353,6 +353,16 @@ class ObservabilitySettings(_Frozen):
     # Warning lines per distinct fault per minute; further ones are counted (``suppressed``).
     warnings_per_minute: int = Field(3, ge=1)
 
+    @model_validator(mode="after")
+    def _silence_outlasts_statistics(self) -> ObservabilitySettings:
+        # Broker silence is measured at each statistics tick: a bound within two ticks would
+        # call a healthy broker silent between them.
+        if self.broker_silent_after_s <= 2 * self.kafka_statistics_interval_s:
+            raise ValueError(
+                "broker_silent_after_s must be more than twice kafka_statistics_interval_s"
+            )
+        return self
+
 
 class Settings(BaseSettings):
     """Everything capi-consumer reads at startup. Frozen once loaded."""

@@ -303,3 +303,10 @@ class TestReadinessGauge:
 
         assert dict.fromkeys(READINESS_REASONS, 0.0) | {"broker": 1.0} == values
         assert found[("capi_kafka_silence_seconds", ())] >= 0
+
+
+class TestBoundsSettings:
+    def test_a_silence_bound_within_two_statistics_ticks_is_refused(self) -> None:
+        """Silence is measured per statistics tick: a shorter bound would flap on a healthy broker."""
+        with pytest.raises(ValueError, match="broker_silent_after_s"):
+            ObservabilitySettings(kafka_statistics_interval_s=5.0, broker_silent_after_s=10.0)
