@@ -73,6 +73,20 @@ async def test_a_5xx_storm_warns_with_its_cause(emulator: EmulatorClient) -> Non
     assert 2 == len(report.sent)
 
 
+async def test_a_timeout_warns_with_its_cause(emulator: EmulatorClient) -> None:
+    """An answer slower than meta.request_timeout_s (2 s here): capi.retrying, cause timeout."""
+    deliverer, sender, _ = _deliverer(emulator.base_url)
+    emulator.inject("latency", PIXEL_PLAIN, count=1, ms=2500)
+    try:
+        with structlog.testing.capture_logs() as logs:
+            report = await deliverer.deliver(_batch(PIXEL_PLAIN, 1))
+    finally:
+        await sender.close()
+
+    assert ["timeout"] == [e["cause"] for e in logs if e["event"] == "capi.retrying"]
+    assert 1 == len(report.sent)
+
+
 async def test_a_connection_failure_warns_with_its_cause() -> None:
     """Nothing listening: capi.retrying with cause connection."""
     deliverer, sender, _ = _deliverer("http://127.0.0.1:1")
