@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import structlog
 
+from consumer import fault_log
 from consumer.bridge import Bridge
 from consumer.core.dedup import DedupStore, MemoryDedupStore
 from consumer.core.processing import Processor
@@ -16,11 +17,12 @@ from consumer.dedup_redis import RedisDedupStore
 from consumer.delivery import Deliverer
 from consumer.dlq import DeadLetterWriter
 from consumer.emq_poller import DatasetQualityPoller, MetaEmqBook
-from consumer.errors import ConfigError
-from consumer.health import HealthServer, probes_for
+from consumer.errors import ConfigError, InfrastructureError
+from consumer.health import READINESS_REASONS, Check, HealthServer, probes_for
 from consumer.kafka_stats import KafkaStatus
 from consumer.metrics import Metrics, TimedDedupStore
 from consumer.pipeline import Pipeline, Ticket
+from consumer.readiness import ReadinessWatch, stop_watch
 from consumer.schemas import RegistrySchemaSource, load_local_writers, load_reader_schemas
 from consumer.sender import CapiSender
 from consumer.settings import Settings
@@ -92,12 +94,17 @@ async def run_consumer(
     dedup: DedupStore | None = None,
     dlq_writer: DeadLetterWriter | None = None,
     wall_clock: Callable[[], float] = time.time,
+    require_health: bool = False,
 ) -> RunStats:
     """Run one consumer until ``stop`` is set or ``stop_when`` is true; return its counters.
 
     Raises ConfigError before touching anything when a pixel's Graph API version has expired.
+    ``require_health`` (``capi-consumer run``): a health/metrics port that cannot be bound is an
+    ``InfrastructureError`` instead of a warning (the demo and tests stay lenient).
     """
     log_version_notes(check_pixel_versions(settings.pixels, today_utc(wall_clock)))
+    observability = settings.observability
+    fault_log.configure(observability.warnings_per_minute, observability.request_stall_after_s)
     if settings.dlq.create_topics:
         await asyncio.to_thread(create_dlq_topics, settings)
     bridge = Bridge(asyncio.get_running_loop())
@@ -143,13 +150,25 @@ async def run_consumer(
         bridge=bridge,
         stats=stats,
     )
-    health = await _start_health(settings, metrics, pipeline, kafka_status)
-    log.info("consumer.starting", group_id=settings.kafka.group_id, topics=topics)
-    poller.start()  # its own task and session: a failure there never reaches delivery
+    watch = ReadinessWatch(observability, kafka_status, source, bridge)
+    probes = probes_for(pipeline, kafka_status, observability, extra=watch.problems)
+    metrics.watch_readiness(lambda: probes()[1].reasons, READINESS_REASONS, kafka_status)
+    health, watching = None, None
     try:
+        try:
+            health = await _start_health(
+                settings, metrics, pipeline, kafka_status, probes, require_health
+            )
+        except InfrastructureError:
+            await bridge.on_consumer_thread(source.close)  # never subscribed: nothing to commit
+            raise
+        log.info("consumer.starting", group_id=settings.kafka.group_id, topics=topics)
+        watching = asyncio.create_task(watch.run(lambda: probes()[1]))
+        poller.start()  # its own task and session: a failure there never reaches delivery
         await pipeline.run(stop or asyncio.Event(), stop_when)
     finally:
         await poller.stop()
+        await stop_watch(watching)
         if health is not None:
             await health.stop()
         await sender.close()
@@ -157,27 +176,40 @@ async def run_consumer(
         await store.close()
         schemas.close()
         bridge.shutdown()
+        fault_log.faults.flush()
     log.info("consumer.stopped", **stats.summary())
     return stats
 
 
 async def _start_health(
-    settings: Settings, metrics: Metrics, pipeline: Pipeline, kafka: KafkaStatus
+    settings: Settings,
+    metrics: Metrics,
+    pipeline: Pipeline,
+    kafka: KafkaStatus,
+    probes: Callable[[], tuple[Check, Check]],
+    required: bool,
 ) -> HealthServer | None:
     """The /livez /readyz /metrics server, unless ``observability.port`` is 0.
 
-    A server that cannot bind does not stop consumption (a second consumer on one host, a demo
-    next to a running one); in Kubernetes the failing probes surface it.
+    A server that cannot bind stops ``run`` (``required``): without probes and metrics nobody
+    would see the consumer's faults. The demo and in-process runs consume anyway (a second
+    consumer on one host, a demo next to a running one) and log ``health.unavailable``.
     """
-    probes = probes_for(pipeline, kafka, settings.observability)
     metrics.watch(pipeline, kafka, lambda: probes()[1].ok)
-    if not settings.observability.port:
+    observability = settings.observability
+    if not observability.port:
         return None
-    server = HealthServer(settings.observability, metrics, probes)
+    server = HealthServer(observability, metrics, probes)
     try:
         await server.start()
-    except OSError as exc:  # e.g. the port is taken: consume anyway; the probes will say so
-        log.warning("health.unavailable", port=settings.observability.port, error=exc.strerror)
+    except OSError as exc:  # e.g. the port is taken
         await server.stop()
+        where = f"{observability.host}:{observability.port}"
+        if required:
+            raise InfrastructureError(
+                f"cannot serve health and metrics on {where}: {exc.strerror or exc} "
+                "(free the port, or set observability.port to another one, 0 to turn it off)"
+            ) from exc
+        log.warning("health.unavailable", port=observability.port, error=exc.strerror)
         return None
     return server

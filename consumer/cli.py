@@ -153,7 +153,7 @@ def _run(path: Path, *, allow_memory_dedup: bool = False) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        await run_consumer(settings, stop=stop)
+        await run_consumer(settings, stop=stop, require_health=True)
 
     asyncio.run(_serve())
     return 0

@@ -23,6 +23,7 @@ from consumer.core.graph_errors import GraphVerdict, Kind
 from consumer.core.limits import PixelLimit
 from consumer.core.models import CapiEvent, Failure
 from consumer.core.retry import Backoff
+from consumer.fault_log import auth_hold, request_watch, retrying
 from consumer.settings import DeliverySettings
 from consumer.stats import RunStats
 
@@ -116,6 +117,7 @@ class Deliverer(Generic[T]):
         limit = self._gate(batch.pixel_id).limit
         while True:
             if limit.in_auth_cooldown(self._clock()):
+                auth_hold(batch.pixel_id, len(batch), limit.auth_failed_until - self._clock())
                 return _fail_all(batch, "auth", _COOLDOWN, attempt)
             if limit.version_held(self._clock()):
                 await self._sleep(limit.version_hold_s(self._clock()))
@@ -150,6 +152,7 @@ class Deliverer(Generic[T]):
                 return _fail_all(batch, "retries_exhausted", verdict, attempt)
             self._stats.retries += 1
             self._stats.retries_by_code[verdict.reason_code] += 1
+            retrying(batch.pixel_id, verdict, attempt, delay, limit.allowed)
             await self._sleep(delay)
 
     def _hold_for_version(self, pixel_id: str, verdict: GraphVerdict, limit: PixelLimit) -> None:
@@ -201,7 +204,8 @@ class Deliverer(Generic[T]):
         await gate.acquire(self._clock, self._sleep)
         try:
             async with self._global:
-                verdict = await self._poster.post(batch)
+                with request_watch(batch.pixel_id, len(batch)):
+                    verdict = await self._poster.post(batch)
         finally:
             gate.release()
         self._stats.requests[verdict.kind.value] += 1

@@ -6,17 +6,27 @@ The rules (pure functions below, documented in docs/operations.md "Health endpoi
   every poll and on every retry while waiting for a dependency, so a Redis or registry outage
   never restarts the pod; only a wedged loop or consumer thread does. The handler itself runs on
   the event loop, so a blocked loop fails the probe by timing out.
-- **ready** when all hold: an assignment was received (possibly empty: a replica beyond the
-  partition count is idle but healthy), librdkafka reports a broker up, the loop is not waiting
-  on a dependency (registry, dedup store, DLQ), and the loop beat within ``stuck_after_s``.
+- **ready** when no readiness problem holds. Each problem has a reason code (the label of
+  ``capi_not_ready``, the first word of its ``/readyz`` line) and a sentence:
+
+  ``no_assignment``  no assignment received yet (an empty one counts: idle spares are ready)
+  ``broker``         no broker connected, or none answered for ``broker_silent_after_s``
+                     (a hung broker keeps its connection: librdkafka still says ``UP``)
+  ``group``          the group session was lost (partitions taken away) until the next
+                     assignment, or no group coordinator for ``broker_silent_after_s``
+  ``registry``       records wait for a schema id while the schema registry does not answer
+  ``dedup``, ``dlq`` the loop is retrying the dedup store or the DLQ producer
+  ``no_partitions``  zero partitions for ``no_partitions_after_s`` while the subscribed topics
+                     have some (a stale assignment; ``readiness.ReadinessWatch`` heals it)
+  ``stuck``          the loop has not beaten for ``stuck_after_s``
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import structlog
 from aiohttp import web
@@ -25,9 +35,34 @@ from consumer.kafka_stats import KafkaStatus
 from consumer.metrics import Metrics
 from consumer.settings import ObservabilitySettings
 
-__all__ = ["Check", "HealthServer", "LoopState", "liveness", "readiness"]
+__all__ = [
+    "READINESS_REASONS",
+    "Check",
+    "HealthServer",
+    "LoopState",
+    "Problem",
+    "liveness",
+    "readiness",
+]
 
 log = structlog.get_logger("consumer.health")
+READINESS_REASONS = (
+    "no_assignment",
+    "broker",
+    "group",
+    "registry",
+    "dedup",
+    "dlq",
+    "no_partitions",
+    "stuck",
+)
+_WAITING = {
+    "registry": "waiting on the schema registry: records with a schema id we have not cached "
+    "are held until it answers",
+    "dedup": "waiting on the dedup store: claims or confirmations fail, consumption is paused",
+    "dlq": "waiting on the DLQ: dead-letter writes fail, consumption is paused",
+}
+_GROUP_UP = "up"
 
 
 class LoopState(Protocol):
@@ -41,35 +76,81 @@ class LoopState(Protocol):
     def waiting_on(self) -> frozenset[str]: ...
 
 
+class Problem(NamedTuple):
+    """Why a probe fails: a reason code from ``READINESS_REASONS`` and a sentence."""
+
+    reason: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.text}"
+
+
 @dataclass(frozen=True, slots=True)
 class Check:
-    """A probe result: ``ok``, or the reasons it is not."""
+    """A probe result: ``ok``, or the problems that make it fail."""
 
-    problems: tuple[str, ...] = ()
+    problems: tuple[Problem, ...] = ()
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def reasons(self) -> frozenset[str]:
+        return frozenset(problem.reason for problem in self.problems)
+
 
 def liveness(loop: LoopState, now: float, timeout_s: float) -> Check:
     """Live while the loop beat within ``timeout_s``."""
     age = now - loop.heartbeat_at
-    return Check(() if age < timeout_s else (f"loop silent for {age:.0f}s",))
+    return Check(() if age < timeout_s else (Problem("stuck", f"loop silent for {age:.0f}s"),))
 
 
-def readiness(loop: LoopState, kafka: KafkaStatus, now: float, stuck_after_s: float) -> Check:
-    """Ready when assigned, a broker is reachable, no dependency is awaited and the loop moves."""
+def readiness(
+    loop: LoopState,
+    kafka: KafkaStatus,
+    now: float,
+    settings: ObservabilitySettings,
+    extra: Sequence[Problem] = (),
+) -> Check:
+    """Ready when assigned, a broker answers, the group holds, no dependency is awaited, no
+    stale assignment (``extra``) and the loop moves."""
     problems = []
     if not loop.assignment_received:
-        problems.append("no assignment received yet")
-    if not kafka.broker_reachable:
-        problems.append("no Kafka broker reachable")
-    problems.extend(f"waiting on {what}" for what in sorted(loop.waiting_on))
+        problems.append(Problem("no_assignment", "no assignment received yet"))
+    problems.extend(_broker(kafka, settings.broker_silent_after_s))
+    problems.extend(_group(kafka, settings.broker_silent_after_s))
+    problems.extend(Problem(what, _WAITING.get(what, what)) for what in sorted(loop.waiting_on))
+    problems.extend(extra)
     age = now - loop.heartbeat_at
-    if age >= stuck_after_s:
-        problems.append(f"loop silent for {age:.0f}s")
+    if age >= settings.stuck_after_s:
+        problems.append(Problem("stuck", f"loop silent for {age:.0f}s"))
     return Check(tuple(problems))
+
+
+def _broker(kafka: KafkaStatus, silent_after_s: float) -> list[Problem]:
+    if not kafka.broker_reachable:
+        return [Problem("broker", "no Kafka broker connected (librdkafka reports them down)")]
+    silence = kafka.silence_s()
+    if silence >= silent_after_s:
+        text = f"no Kafka broker answered for {silence:.0f}s (connected but not answering: hung?)"
+        return [Problem("broker", text)]
+    return []
+
+
+def _group(kafka: KafkaStatus, after_s: float) -> list[Problem]:
+    lost = kafka.lost_for_s
+    if lost is not None:
+        return [Problem("group", f"group session lost {lost:.0f}s ago (partitions taken away)")]
+    latest = kafka.latest
+    if latest.group_state != _GROUP_UP and latest.group_state_age_s >= after_s:
+        text = (
+            f"no group coordinator: group state {latest.group_state} "
+            f"for {latest.group_state_age_s:.0f}s"
+        )
+        return [Problem("group", text)]
+    return []
 
 
 class HealthServer:
@@ -128,14 +209,16 @@ def probes_for(
     kafka: KafkaStatus,
     settings: ObservabilitySettings,
     clock: Callable[[], float] = time.monotonic,
+    extra: Callable[[], Sequence[Problem]] = tuple,
 ) -> Callable[[], tuple[Check, Check]]:
-    """Bind the rules to one pipeline: a callable giving (liveness, readiness) now."""
+    """Bind the rules to one pipeline: a callable giving (liveness, readiness) now; ``extra``
+    gives the problems found elsewhere (a stale assignment)."""
 
     def probes() -> tuple[Check, Check]:
         now = clock()
         return (
             liveness(loop, now, settings.liveness_timeout_s),
-            readiness(loop, kafka, now, settings.stuck_after_s),
+            readiness(loop, kafka, now, settings, extra()),
         )
 
     return probes

@@ -1,4 +1,12 @@
-"""What librdkafka says about the cluster: consumer lag per partition and broker reachability.
+"""What librdkafka says about the cluster: consumer lag, broker contact and group membership.
+
+"Connected" is not "answering": a hung broker (SIGSTOPped, a stalled disk) keeps its TCP
+connection, so librdkafka reports it ``UP`` until a request times out. What tells the truth is
+``rxidle``, the time since the client last received anything from a broker: a live broker
+answers fetches (every ``fetch.wait.max.ms``) and the group coordinator answers heartbeats
+(every ``heartbeat.interval.ms``), so the smallest ``rxidle`` stays under a few seconds.
+The group's own state (``cgrp.state``, ``up`` when a coordinator is known) and the rebalance
+hooks (assigned, revoked, lost) are recorded here too, for ``/readyz``.
 
 librdkafka calls ``stats_cb`` (every ``statistics.interval.ms``) and ``error_cb`` on the
 consumer's own thread, inside ``poll``. Both callbacks only parse and store here; readers (the
@@ -23,6 +31,7 @@ import orjson
 import structlog
 
 from consumer.core.models import TopicPartition
+from consumer.fault_log import faults
 
 __all__ = ["KafkaStatistics", "KafkaStatus", "parse_statistics"]
 
@@ -31,6 +40,8 @@ _BROKER_UP = "UP"
 _ALL_BROKERS_DOWN = "_ALL_BROKERS_DOWN"
 _TRANSPORT = "_TRANSPORT"
 _LOGICAL = "logical"  # librdkafka's GroupCoordinator pseudo-broker
+_GROUP_UP = "up"
+_US = 1_000_000.0  # librdkafka's idle times are in microseconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +51,11 @@ class KafkaStatistics:
     lag: Mapping[TopicPartition, int] = field(default_factory=dict)
     brokers: int = 0
     brokers_up: int = 0
+    # Seconds since the client last heard from any connected broker (the coordinator included);
+    # None when no connected broker has answered yet.
+    answered_ago_s: float | None = None
+    group_state: str = _GROUP_UP  # librdkafka's cgrp.state ("up", "wait-coord", ...)
+    group_state_age_s: float = 0.0
 
 
 def parse_statistics(raw: str | bytes) -> KafkaStatistics:
@@ -53,7 +69,20 @@ def parse_statistics(raw: str | bytes) -> KafkaStatistics:
                 lag[(topic, int(partition))] = value
     brokers = [b for b in (data.get("brokers") or {}).values() if b.get("source") != _LOGICAL]
     up = sum(1 for broker in brokers if broker.get("state") == _BROKER_UP)
-    return KafkaStatistics(lag=lag, brokers=len(brokers), brokers_up=up)
+    idle = [
+        int(b.get("rxidle", -1))
+        for b in (data.get("brokers") or {}).values()
+        if b.get("state") == _BROKER_UP and int(b.get("rxidle", -1)) >= 0
+    ]
+    group = data.get("cgrp") or {}
+    return KafkaStatistics(
+        lag=lag,
+        brokers=len(brokers),
+        brokers_up=up,
+        answered_ago_s=min(idle) / _US if idle else None,
+        group_state=str(group.get("state", _GROUP_UP)),
+        group_state_age_s=int(group.get("stateage", 0)) / 1000.0,
+    )
 
 
 def _lag(partition: dict[str, Any]) -> int:
@@ -72,6 +101,11 @@ class KafkaStatus:
         self._latest = KafkaStatistics()
         self._latest_at: float | None = None
         self._all_down_at: float | None = None
+        self._started_at = clock()  # silence counts from the start until a broker answers
+        self._answered_at: float | None = None
+        self._assigned = 0
+        self._generation = 0  # assignments received (empty ones too)
+        self._lost_at: float | None = None
 
     def on_statistics(self, raw: str) -> None:
         """``stats_cb``: parse and store (consumer thread; keep it short)."""
@@ -81,15 +115,53 @@ class KafkaStatus:
             self._latest, self._latest_at = parsed, now
             if parsed.brokers_up:
                 self._all_down_at = None
+            if parsed.answered_ago_s is not None:
+                answered = now - parsed.answered_ago_s
+                self._answered_at = max(answered, self._answered_at or answered)
 
     def on_error(self, error: Any) -> None:
         """``error_cb``: log it; remember when every broker went away (consumer thread)."""
         # One connection failing is retried by librdkafka and repeats every reconnect: debug.
-        level = log.debug if error.name() == _TRANSPORT else log.warning
-        level("kafka.error", code=error.name(), error=error.str())
+        if error.name() == _TRANSPORT:
+            log.debug("kafka.error", code=error.name(), error=error.str())
+        else:
+            faults.warn("kafka.error", error.name(), code=error.name(), error=error.str())
         if error.name() == _ALL_BROKERS_DOWN:
             with self._lock:
                 self._all_down_at = self._clock()
+
+    def on_assigned(self, partitions: int) -> None:
+        """Rebalance hook (consumer thread): an assignment arrived, possibly empty (added to
+        what is held: an eager rebalance revoked everything first, a cooperative one did not)."""
+        with self._lock:
+            self._assigned, self._lost_at = self._assigned + partitions, None
+            self._generation += 1
+
+    def on_revoked(self, partitions: int, *, lost: bool = False) -> None:
+        """Rebalance hook (consumer thread): partitions revoked, or lost with the group session."""
+        with self._lock:
+            self._assigned = max(0, self._assigned - partitions)
+            if lost:
+                self._lost_at = self._clock()
+
+    @property
+    def assignment(self) -> tuple[int, int]:
+        """(partitions assigned now, assignments received so far)."""
+        with self._lock:
+            return self._assigned, self._generation
+
+    @property
+    def lost_for_s(self) -> float | None:
+        """Seconds since the group session was lost (partitions taken away), until the next
+        assignment; None while the membership holds."""
+        with self._lock:
+            return None if self._lost_at is None else self._clock() - self._lost_at
+
+    def silence_s(self) -> float:
+        """Seconds since any broker last answered (since start when none has yet)."""
+        with self._lock:
+            since = self._started_at if self._answered_at is None else self._answered_at
+            return self._clock() - since
 
     @property
     def latest(self) -> KafkaStatistics:

@@ -37,6 +37,7 @@ __all__ = [
     "MetaEmqView",
     "Metrics",
     "PipelineView",
+    "ReadinessCollector",
     "RunStatsCollector",
     "StateCollector",
     "TimedDedupStore",
@@ -294,6 +295,33 @@ class MetaEmqCollector(Collector):
         yield failures
 
 
+class ReadinessCollector(Collector):
+    """``capi_not_ready{reason}``: 1 for each readiness problem holding now, 0 for the others
+    (every reason is always exported, so alerts and dashboards see the zeros), and how long no
+    Kafka broker has answered."""
+
+    def __init__(
+        self, reasons: Callable[[], frozenset[str]], known: Sequence[str], kafka: KafkaStatus
+    ) -> None:
+        self._reasons = reasons
+        self._known = known
+        self._kafka = kafka
+
+    def collect(self) -> Iterable[Metric]:
+        failing = self._reasons()
+        family = GaugeMetricFamily(
+            "capi_not_ready", "1 while this readiness problem holds.", labels=("reason",)
+        )
+        for reason in self._known:
+            family.add_metric([reason], float(reason in failing))
+        yield family
+        yield GaugeMetricFamily(
+            "capi_kafka_silence_seconds",
+            "Seconds since any Kafka broker (the group coordinator included) last answered.",
+            self._kafka.silence_s(),
+        )
+
+
 _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 _STORE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
 
@@ -335,6 +363,12 @@ class Metrics:
     def watch_meta_emq(self, book: MetaEmqView, pixels: Sequence[str]) -> None:
         """Export Meta's EMQ as polled from the Dataset Quality API."""
         self.registry.register(MetaEmqCollector(book, pixels))
+
+    def watch_readiness(
+        self, reasons: Callable[[], frozenset[str]], known: Sequence[str], kafka: KafkaStatus
+    ) -> None:
+        """Export ``capi_not_ready{reason}`` and ``capi_kafka_silence_seconds``."""
+        self.registry.register(ReadinessCollector(reasons, known, kafka))
 
     def observe_batch(self, pixel_id: str, seconds: float) -> None:
         self._send.labels(pixel_id).observe(seconds)

@@ -35,6 +35,7 @@ from consumer.core.retry import Backoff
 from consumer.delivery import Deliverer
 from consumer.dlq import DeadLetter
 from consumer.errors import ConsumerError
+from consumer.fault_log import faults, pause_changed
 from consumer.schema_wait import SchemaWait
 from consumer.settings import Settings
 from consumer.stats import RunStats
@@ -112,6 +113,7 @@ class Pipeline:
         self._tracker = OffsetTracker()
         self._tasks: set[asyncio.Task[None]] = set()
         self._pause_reasons: set[str] = set()
+        self._reported_pause: frozenset[str] = frozenset()
         self._paused = False
         self._assigned: set[TopicPartition] = set()
         self._last_commit = clock()
@@ -182,11 +184,13 @@ class Pipeline:
     @property
     def waiting_on(self) -> frozenset[str]:
         """Dependencies the loop is retrying (registry, dedup, dlq) and pixels held because Meta
-        refuses their API version; backpressure is not one."""
+        refuses their API version; backpressure is not one. Records waiting for a schema mean
+        the registry did not answer, paused or not."""
+        registry = {"registry"} if self._schema_wait.waiting else set()
         held = {
             f"meta (pixel {pixel}: API version refused)" for pixel in self._deliverer.held_pixels()
         }
-        return frozenset(self._pause_reasons - {"backpressure"}) | held
+        return frozenset((self._pause_reasons | registry) - {"backpressure"}) | held
 
     # ------------------------------------------------------------ rebalancing
 
@@ -366,8 +370,12 @@ class Pipeline:
                 attempt += 1
                 self.heartbeat_at = self._clock()  # alive, waiting: not a reason to restart
                 self._pause_reasons.add(what)
-                log.warning(
-                    "infrastructure.unavailable", dependency=what, attempt=attempt, error=str(exc)
+                faults.warn(
+                    "infrastructure.unavailable",
+                    what,
+                    dependency=what,
+                    attempt=attempt,
+                    error=str(exc),
                 )
                 delay = _INFRA_BACKOFF.delay(attempt, self._rng)
                 await (self._keepalive(delay) if keepalive else asyncio.sleep(delay))
@@ -412,10 +420,9 @@ class Pipeline:
                 self._source.pause if want_paused else self._source.resume
             )
             self._paused = want_paused
-            log.info(
-                "consumption.paused" if want_paused else "consumption.resumed",
-                reasons=sorted(self._pause_reasons),
-            )
+        if self._reported_pause != self._pause_reasons:  # paused, resumed, or for other reasons
+            pause_changed(self._reported_pause, self._pause_reasons)
+            self._reported_pause = frozenset(self._pause_reasons)
 
     @property
     def paused(self) -> bool:

@@ -16,17 +16,15 @@ from __future__ import annotations
 import random
 from collections.abc import Awaitable, Callable, Collection, Sequence
 
-import structlog
-
 from consumer.core.decoding import CONFLUENT_MAGIC, confluent_schema_id
 from consumer.core.models import SourceRecord, TopicPartition
 from consumer.core.processing import Processor
 from consumer.core.retry import Backoff
 from consumer.errors import DecodeError, InfrastructureError, MappingError
+from consumer.fault_log import faults
 
 __all__ = ["REGISTRY_UNREACHABLE", "SchemaWait"]
 
-log = structlog.get_logger("consumer.schema_wait")
 REGISTRY_UNREACHABLE = "registry.unreachable"
 _BACKOFF = Backoff(base_s=0.2, cap_s=10.0, deadline_s=float("inf"))
 
@@ -52,6 +50,7 @@ class SchemaWait:
         self._waiting: list[SourceRecord] = []
         self._attempt = 0
         self._next_try = 0.0
+        self._waiting_since = 0.0
 
     @property
     def waiting(self) -> int:
@@ -71,6 +70,11 @@ class SchemaWait:
             return records
         if not self._waiting and await self._try_fetch(needed):
             return records
+        if not self._waiting:
+            self._waiting_since = self._clock()
+            faults.warn(
+                "registry.wait_started", schema_ids=sorted(i for i in needed if i is not None)
+            )
         self._waiting.extend(r for r, i in zip(records, ids, strict=True) if i is not None)
         return [r for r, i in zip(records, ids, strict=True) if i is None]
 
@@ -82,7 +86,12 @@ class SchemaWait:
         if needed and not await self._try_fetch(needed):
             return []
         released, self._waiting = self._waiting, []
-        log.info("registry.recovered", released=len(released), attempts=self._attempt)
+        faults.info(
+            "registry.wait_ended",
+            released=len(released),
+            attempts=self._attempt,
+            waited_s=round(self._clock() - self._waiting_since, 1),
+        )
         self._attempt = 0
         return released
 
@@ -98,8 +107,9 @@ class SchemaWait:
         except InfrastructureError as exc:
             self._attempt += 1
             self._next_try = self._clock() + _BACKOFF.delay(self._attempt, self._rng)
-            log.warning(
+            faults.warn(
                 "infrastructure.unavailable",
+                "registry",
                 dependency="registry",
                 reason=REGISTRY_UNREACHABLE,
                 attempt=self._attempt,

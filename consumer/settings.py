@@ -385,6 +385,26 @@ class ObservabilitySettings(_Frozen):
     liveness_timeout_s: float = Field(120.0, gt=0)
     # /readyz fails when the loop has not beaten for this long.
     stuck_after_s: float = Field(30.0, gt=0)
+    # /readyz fails when no Kafka broker (coordinator included) has answered for this long; keep
+    # it above heartbeat.interval.ms and fetch.wait.max.ms (a live broker answers those).
+    broker_silent_after_s: float = Field(15.0, gt=0)
+    # Zero partitions this long while the subscribed topics have some: /readyz fails and the
+    # consumer re-subscribes to get a fresh assignment (idle spares stay ready).
+    no_partitions_after_s: float = Field(60.0, gt=0)
+    # A CAPI request outstanding this long logs capi.request_stalled.
+    request_stall_after_s: float = Field(15.0, gt=0)
+    # Warning lines per distinct fault per minute; further ones are counted (``suppressed``).
+    warnings_per_minute: int = Field(3, ge=1)
+
+    @model_validator(mode="after")
+    def _silence_outlasts_statistics(self) -> ObservabilitySettings:
+        # Broker silence is measured at each statistics tick: a bound within two ticks would
+        # call a healthy broker silent between them.
+        if self.broker_silent_after_s <= 2 * self.kafka_statistics_interval_s:
+            raise ValueError(
+                "broker_silent_after_s must be more than twice kafka_statistics_interval_s"
+            )
+        return self
 
 
 class Settings(BaseSettings):

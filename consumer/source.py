@@ -75,12 +75,39 @@ class KafkaSource:
         self._topics = topics
         self._on_assign = on_assign
         self._on_revoke = on_revoke
+        self._status = status
         self._paused = False
+        self._closed = False
 
     def subscribe(self) -> None:
         self._consumer.subscribe(
             self._topics, on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._lost
         )
+
+    def resubscribe(self) -> None:
+        """Leave and rejoin the group with a fresh subscription.
+
+        The heal for a stale empty assignment: after the broker lost its topics and they were
+        re-created, librdkafka can sit at ``[]`` for many minutes (its view of the subscribed
+        topics is refreshed every ``topic.metadata.refresh.interval.ms``). Subscribing again to
+        the same topics is a no-op there; unsubscribe first forces a new join.
+        """
+        if not self._closed:
+            self._consumer.unsubscribe()
+            self.subscribe()
+
+    def subscribed_partitions(self, timeout: float) -> int:
+        """How many partitions the subscribed topics have now, per a metadata request."""
+        total = 0
+        for topic in self._topics if not self._closed else ():
+            try:
+                metadata = self._consumer.list_topics(topic, timeout=timeout)
+            except KafkaException:
+                continue  # no answer: counted as none, so no heal on a broker we cannot reach
+            found = metadata.topics.get(topic)
+            if found is not None and found.error is None:
+                total += len(found.partitions)
+        return total
 
     def poll(self, max_records: int, timeout: float) -> list[SourceRecord]:
         """Up to ``max_records`` records; serves heartbeats and rebalances even while paused."""
@@ -135,10 +162,13 @@ class KafkaSource:
 
     def close(self) -> None:
         """Leave the group (runs the revoke hook for a final store and commit)."""
+        self._closed = True
         self._consumer.close()
 
     def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._on_assign([(tp.topic, tp.partition) for tp in partitions])
+        if self._status is not None:
+            self._status.on_assigned(len(partitions))
         if self._paused:
             consumer.pause(partitions)
         else:  # librdkafka keeps a partition's pause flag across a revoke and re-assign
@@ -146,12 +176,19 @@ class KafkaSource:
 
     def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         positions = self._on_revoke([(tp.topic, tp.partition) for tp in partitions])
+        if self._status is not None:
+            self._status.on_revoked(len(partitions))
         self.store(positions)
         self.commit()
 
     def _lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Lost partitions may already belong to another member: store nothing, just forget.
+        log.warning(
+            "partitions.lost", partitions=[f"{tp.topic}/{tp.partition}" for tp in partitions]
+        )
         self._on_revoke([(tp.topic, tp.partition) for tp in partitions])
+        if self._status is not None:
+            self._status.on_revoked(len(partitions), lost=True)
 
 
 def _unless_not_ours(exc: KafkaException, action: str, **fields: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 pytest_plugins = [
     "tests.fixtures.devstack",
     "tests.fixtures.emulator",
+    "tests.fixtures.faults",
     "tests.fixtures.factories",
     "tests.fixtures.pipeline",
 ]

@@ -171,6 +171,7 @@ def _writer_of(
 _Read = Callable[[bytes, DecodeLimits], Any]
 _COMPILED: dict[tuple[int, int], tuple[dict[str, Any], dict[str, Any], _Read]] = {}  # by ids
 _MAX_COMPILED = 1024
+_MAX_ERROR_CHARS = 300  # of a fastavro resolution error kept in the DLQ header and the log
 
 
 def _reader_of(writer: dict[str, Any], reader: dict[str, Any]) -> _Read:
@@ -253,7 +254,15 @@ def _resolution_error(exc: Exception) -> DecodeError:
     """
     text = str(exc)
     if " not found in " in text:
-        return DecodeError("decode.reader_mismatch", f"record does not fit our schema: {text}")
+        return DecodeError(
+            "decode.reader_mismatch", f"record does not fit our schema: {_shortened(text)}"
+        )
+    # fastavro quotes both whole schemas here (27 KB for ours): the start names the field.
     return DecodeError(
-        "decode.incompatible_schema", f"writer schema cannot be read as ours: {text}"
+        "decode.incompatible_schema",
+        f"writer schema cannot be read as ours: {_shortened(text)}",
     )
+
+
+def _shortened(text: str, limit: int = _MAX_ERROR_CHARS) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more chars)"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import aiohttp
 import pytest
 
-from consumer.health import Check, HealthServer
+from consumer.health import Check, HealthServer, Problem
 from consumer.metrics import Metrics
 from consumer.settings import ObservabilitySettings
 from consumer.stats import RunStats
@@ -50,9 +50,12 @@ async def test_passing_probes_answer_200(served: Served) -> None:
 
 async def test_failing_probe_answers_503_with_its_reasons(served: Served) -> None:
     """A failing readiness check answers 503 and names each problem on its own line."""
-    served.probes = (Check(), Check(("no Kafka broker reachable", "waiting on dedup")))
+    served.probes = (
+        Check(),
+        Check((Problem("broker", "no Kafka broker connected"), Problem("dedup", "waiting"))),
+    )
 
-    assert (503, "no Kafka broker reachable\nwaiting on dedup\n") == (
+    assert (503, "broker: no Kafka broker connected\ndedup: waiting\n") == (
         await fetch(f"{served.url}/readyz")
     )[:2]
     assert 200 == (await fetch(f"{served.url}/livez"))[0]

@@ -18,6 +18,7 @@ from prometheus_client import generate_latest
 from consumer.credentials import SENSITIVE_KEY_PATTERN, URL_CREDENTIALS_PATTERN
 from consumer.emq_poller import MetaEmqBook
 from consumer.errors import ConfigError
+from consumer.health import READINESS_REASONS
 from consumer.kafka_stats import KafkaStatus
 from consumer.metrics import Metrics
 from consumer.settings import load_settings
@@ -280,6 +281,7 @@ def exported_names() -> set[str]:
     metrics.watch(View(), KafkaStatus(), lambda: True)
     metrics.watch_versions({"1": "v25.0"}, dict, lambda: datetime.date(2026, 12, 1))
     metrics.watch_meta_emq(MetaEmqBook(), ["1"])
+    metrics.watch_readiness(frozenset, READINESS_REASONS, KafkaStatus())
     metrics.observe_batch("1", 0.1)
     metrics.observe_dedup("claim", 0.001)
     text = generate_latest(metrics.registry).decode()

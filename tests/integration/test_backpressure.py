@@ -50,6 +50,7 @@ def test_stalled_meta_pauses_with_flat_memory(consumer_rig: ConsumerRig, tmp_pat
         },
         meta={"request_timeout_s": 60},
         delivery={"max_in_flight_events": IN_FLIGHT_BUDGET, "retry_deadline_s": 600},
+        observability={"request_stall_after_s": 5},
     )
     env = consumer_rig.write_config(tmp_path / "config.yaml", settings)
     log = tmp_path / "consumer.log"
@@ -80,6 +81,7 @@ def test_stalled_meta_pauses_with_flat_memory(consumer_rig: ConsumerRig, tmp_pat
     )
     assert peak < RSS_CEILING_MB, f"peak RSS {peak:.0f} MB while stalled"
     assert "consumption.paused" in stalled_events
+    assert "capi.request_stalled" in stalled_events  # the stall is in the logs, not only /metrics
     assert (1, 0) == (
         stalled_events.count("partitions.assigned"),
         stalled_events.count("partitions.revoked"),

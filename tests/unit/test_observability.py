@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -10,9 +11,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from consumer.core.models import Outcome, TopicPartition
-from consumer.health import liveness, readiness
+from consumer.health import READINESS_REASONS, Problem, liveness, readiness
 from consumer.kafka_stats import KafkaStatus, parse_statistics
 from consumer.metrics import RUN_COUNTERS, Metrics, RunStatsCollector
+from consumer.settings import ObservabilitySettings
 from consumer.stats import RunStats
 
 STATISTICS = {
@@ -32,6 +34,28 @@ STATISTICS = {
         }
     },
 }
+
+
+BOUNDS = ObservabilitySettings(stuck_after_s=30.0, broker_silent_after_s=15.0)
+
+
+def with_idle(rxidle_us: int, cgrp: dict[str, object] | None = None) -> dict[str, object]:
+    """STATISTICS with the learned broker's rxidle (microseconds) and an optional cgrp."""
+    brokers = {
+        "127.0.0.1:9092/1": {"source": "learned", "state": "UP", "rxidle": rxidle_us},
+        "GroupCoordinator": {"source": "logical", "state": "APIVERSION_QUERY", "rxidle": -1},
+    }
+    return {**STATISTICS, "brokers": brokers} | ({"cgrp": cgrp} if cgrp else {})
+
+
+@dataclass
+class FakeClock:
+    """A monotonic clock the test moves."""
+
+    now: float = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 @dataclass
@@ -89,6 +113,29 @@ class TestParseStatistics:
         parsed = parse_statistics(json.dumps(STATISTICS))
 
         assert (2, 1) == (parsed.brokers, parsed.brokers_up)
+
+
+class TestKafkaStatusContact:
+    def test_rxidle_and_group_state_are_parsed(self) -> None:
+        """The smallest rxidle of connected brokers, in seconds, and cgrp's state and age."""
+        parsed = parse_statistics(
+            json.dumps(with_idle(2_500_000, cgrp={"state": "wait-coord", "stateage": 3000}))
+        )
+
+        assert (2.5, "wait-coord", 3.0) == (
+            parsed.answered_ago_s,
+            parsed.group_state,
+            parsed.group_state_age_s,
+        )
+
+    def test_silence_grows_while_nothing_is_received(self) -> None:
+        """Silence is the time since the last answer, measured from the statistics tick."""
+        clock = FakeClock()
+        status = KafkaStatus(clock)
+        status.on_statistics(json.dumps(with_idle(rxidle_us=1_000_000)))
+        clock.now += 9.0
+
+        assert 10.0 == status.silence_s()
 
 
 class TestKafkaStatus:
@@ -171,23 +218,95 @@ class TestProbeRules:
 
     def test_not_live_once_the_loop_is_silent(self) -> None:
         """A heartbeat older than the timeout fails, with the age in the reason."""
-        assert ("loop silent for 61s",) == liveness(Loop(heartbeat_at=100.0), 161.0, 60.0).problems
+        assert (Problem("stuck", "loop silent for 61s"),) == liveness(
+            Loop(heartbeat_at=100.0), 161.0, 60.0
+        ).problems
 
     def test_ready_when_everything_holds(self) -> None:
-        """Assigned, broker up, no dependency awaited, loop moving: ready."""
-        assert () == readiness(Loop(), up_status(), 101.0, 30.0).problems
+        """Assigned, broker answering, no dependency awaited, loop moving: ready."""
+        assert () == readiness(Loop(), up_status(), 101.0, BOUNDS).problems
 
     @pytest.mark.parametrize(
-        ("loop", "status", "problem"),
+        ("loop", "status", "reason", "text"),
         [
-            (Loop(assignment_received=False), up_status(), "no assignment received yet"),
-            (Loop(), KafkaStatus(), "no Kafka broker reachable"),
-            (Loop(waiting_on=frozenset({"dedup"})), up_status(), "waiting on dedup"),
-            (Loop(heartbeat_at=0.0), up_status(), "loop silent for 101s"),
+            (Loop(assignment_received=False), up_status, "no_assignment", "no assignment"),
+            (Loop(), KafkaStatus, "broker", "no Kafka broker connected"),
+            (Loop(waiting_on=frozenset({"dedup"})), up_status, "dedup", "dedup store"),
+            (Loop(waiting_on=frozenset({"registry"})), up_status, "registry", "registry"),
+            (Loop(heartbeat_at=0.0), up_status, "stuck", "loop silent for 101s"),
         ],
     )
     def test_each_rule_can_fail_readiness(
-        self, loop: Loop, status: KafkaStatus, problem: str
+        self, loop: Loop, status: Callable[[], KafkaStatus], reason: str, text: str
     ) -> None:
         """Each readiness input on its own makes the pod unready, and says why."""
-        assert (problem,) == readiness(loop, status, 101.0, 30.0).problems
+        problems = readiness(loop, status(), 101.0, BOUNDS).problems
+
+        assert [reason] == [problem.reason for problem in problems]
+        assert text in str(problems[0])
+
+    def test_a_connected_broker_that_stopped_answering_fails(self) -> None:
+        """Hung (UP, but nothing received for longer than the bound): unready, with the age."""
+        clock = FakeClock()
+        status = KafkaStatus(clock)
+        status.on_statistics(json.dumps(with_idle(rxidle_us=500_000)))
+        clock.now += 20.0
+        status.on_statistics(json.dumps(with_idle(rxidle_us=20_000_000)))
+        problems = readiness(Loop(), status, 101.0, BOUNDS).problems
+
+        assert ["broker"] == [problem.reason for problem in problems]
+        assert "no Kafka broker answered for 20s" in problems[0].text
+
+    def test_a_lost_group_session_fails_until_the_next_assignment(self) -> None:
+        """Partitions lost with the session: unready; any assignment (even empty) ends it."""
+        status = up_status()
+        status.on_assigned(2)
+        status.on_revoked(2, lost=True)
+        lost = readiness(Loop(), status, 101.0, BOUNDS).reasons
+        status.on_assigned(0)
+
+        assert (frozenset({"group"}), frozenset()) == (
+            lost,
+            readiness(Loop(), status, 101.0, BOUNDS).reasons,
+        )
+
+    def test_no_group_coordinator_for_longer_than_the_bound_fails(self) -> None:
+        """cgrp.state other than up for longer than the bound: unready."""
+        status = KafkaStatus()
+        status.on_statistics(
+            json.dumps(with_idle(rxidle_us=100, cgrp={"state": "wait-coord", "stateage": 16000}))
+        )
+
+        assert frozenset({"group"}) == readiness(Loop(), status, 101.0, BOUNDS).reasons
+
+    def test_extra_problems_are_reported(self) -> None:
+        """A problem found elsewhere (a stale assignment) fails readiness too."""
+        extra = (Problem("no_partitions", "no partitions"),)
+
+        assert (
+            frozenset({"no_partitions"})
+            == readiness(Loop(), up_status(), 101.0, BOUNDS, extra).reasons
+        )
+
+
+class TestReadinessGauge:
+    def test_every_reason_is_exported_with_the_failing_ones_at_one(self) -> None:
+        """capi_not_ready has one series per reason; the failing ones are 1."""
+        metrics = Metrics(RunStats())
+        metrics.watch_readiness(lambda: frozenset({"broker"}), READINESS_REASONS, up_status())
+        found = samples(metrics.registry)
+        values = {
+            dict(labels)["reason"]: value
+            for (name, labels), value in found.items()
+            if name == "capi_not_ready"
+        }
+
+        assert dict.fromkeys(READINESS_REASONS, 0.0) | {"broker": 1.0} == values
+        assert found[("capi_kafka_silence_seconds", ())] >= 0
+
+
+class TestBoundsSettings:
+    def test_a_silence_bound_within_two_statistics_ticks_is_refused(self) -> None:
+        """Silence is measured per statistics tick: a shorter bound would flap on a healthy broker."""
+        with pytest.raises(ValueError, match="broker_silent_after_s"):
+            ObservabilitySettings(kafka_statistics_interval_s=5.0, broker_silent_after_s=10.0)

@@ -238,6 +238,17 @@ class TestTypeChanges:
 
         assert "decode.incompatible_schema" == caught.value.reason
 
+    def test_incompatible_writer_message_is_short(self, registry: Registry) -> None:
+        """A writer of another record type makes fastavro quote both whole schemas (27 KB for
+        ours); the DLQ header and the log keep the start."""
+        writer = {"type": "record", "name": "Other", "fields": [{"name": "n", "type": "int"}]}
+
+        with pytest.raises(DecodeError) as caught:
+            registry.round_trip(writer, {"n": 1})
+
+        assert len(str(caught.value)) < 450
+        assert "more chars" in str(caught.value)
+
 
 # The fields added for Meta's 2024-2026 parameters (net_revenue, business messaging, app events,
 # AppendAttribution): producers still writing the schema from before them keep working.
