@@ -15,12 +15,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from consumer.errors import ConsumerError
+from consumer.cli_errors import (
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    OneLineParser,
+    guarded,
+    non_negative_int,
+)
 
 __all__ = ["main"]
 
-EXIT_USAGE = 2
-EXIT_FAILURE = 1
 # ``run`` allocates hundreds of objects per record, nearly all freed by reference counting (few
 # cycles). CPython's default thresholds (700, 10, 10) then run a collection every few records and
 # full ones over every in-flight event: ~8% of the consumer's CPU (docs/benchmarks.md, e2e).
@@ -28,7 +32,7 @@ _RUN_GC_THRESHOLDS = (50_000, 20, 20)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="capi-consumer", description="Kafka order/lead events to Meta's Conversions API."
     )
     commands = parser.add_subparsers(dest="command", required=True)
@@ -40,21 +44,20 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("config", type=Path)
     demo = commands.add_parser("demo", help="the whole job on the embedded stack, with a summary")
     demo.add_argument("--config", type=Path, default=Path("config/example.yaml"))
-    demo.add_argument("--orders", type=int, default=200)
-    demo.add_argument("--leads", type=int, default=60)
+    demo.add_argument("--orders", type=non_negative_int, default=200)
+    demo.add_argument("--leads", type=non_negative_int, default=60)
     demo.add_argument("--seed", type=int, default=7)
     _add_dlq(commands)
     _add_preview(commands)
-    emulator = commands.add_parser(
-        "emulator", help="serve the CAPI emulator (a test double of Meta)"
-    )
-    emulator.add_argument(
-        "rest", nargs=argparse.REMAINDER, help="--port N [--pixels-file FILE] [--light]"
+    commands.add_parser(
+        "emulator",
+        help="serve the CAPI emulator (a test double of Meta)",
+        description="Its own options follow: --port N [--host H] [--pixels-file FILE] [--light]",
     )
     return parser
 
 
-def _add_dlq(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_dlq(commands: Any) -> None:
     from consumer.dlq_cli import add_dlq_commands
 
     add_dlq_commands(commands)
@@ -78,14 +81,15 @@ def _add_preview(commands: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    try:
-        return _dispatch(args)
-    except ConsumerError as exc:
-        print(f"capi-consumer: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE if args.command == "check-config" else EXIT_FAILURE
-    except KeyboardInterrupt:
-        return 130
+    """Parse and run one command. Every failure is one stderr line and a non-zero exit
+    (``cli_errors.guarded``); the emulator's own options pass through to it unparsed."""
+    parser = _parser()
+    args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    if rest and args.command != "emulator":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.rest = rest
+    status = EXIT_USAGE if args.command == "check-config" else EXIT_FAILURE
+    return guarded(lambda: _dispatch(args), prog="capi-consumer", config_exit=status)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

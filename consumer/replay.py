@@ -3,9 +3,14 @@
 Replayed records take the same path as live ones (decode, map, validate, dedup, send). Progress
 is committed under the replay's own consumer group after each acknowledged chunk, so an
 interrupted replay resumes where it stopped and a finished one finds nothing new.
+
+A source position is replayed once per run: a crash before the consumer committed can leave two
+letters for one attempt (``DlqEntry.attempt``); the first matching one is decided, later ones are
+skipped as ``repeat``. A resumed run first reads the letters the earlier runs handled (before the
+group's committed positions), so a repeat is recognised across the interruption too.
 Order of one chunk:
 
-1. read DLQ records; decide each matching one (``replay_plan.decide``);
+1. read DLQ records; skip repeats; decide each other matching one (``replay_plan.decide``);
 2. produce the ones to replay to the retry topic (idempotent producer, acks=all);
 3. flush: every produced record acknowledged, else InfrastructureError and nothing committed;
 4. commit the DLQ positions handled so far (matching or not, replayed or skipped).
@@ -27,7 +32,7 @@ from consumer.dlq_reader import DlqReader
 from consumer.dlq_view import DlqEntry, DlqFilter
 from consumer.errors import InfrastructureError
 from consumer.kafka_logs import with_structlog
-from consumer.replay_plan import Decision, decide, replay_headers
+from consumer.replay_plan import REPEAT, Decision, decide, replay_headers
 
 __all__ = ["ReplayJob", "ReplaySummary", "RetryWriter"]
 
@@ -114,17 +119,22 @@ class ReplayJob:
     on_item: Callable[[DlqEntry, Decision], None] = lambda _entry, _decision: None
     on_progress: Callable[[ReplaySummary], None] = lambda _summary: None
     _positions: dict[TopicPartition, int] = field(default_factory=dict, init=False)
+    _attempts: set[tuple[str, int]] = field(default_factory=set, init=False)
     _unsaved: int = field(default=0, init=False)
 
     def run(self) -> ReplaySummary:
         """Replay every matching, replayable record up to ``limit``; commit as it goes.
 
-        On Ctrl-C what was handled so far is acknowledged and committed before it propagates,
-        so the next run starts exactly after it.
+        On Ctrl-C (or a closed output pipe) what was handled so far is acknowledged and
+        committed before it propagates, so the next run starts exactly after it.
         """
+        for record in self.reader.handled():  # what earlier runs of this group decided
+            entry = DlqEntry.of(record)
+            if self.dlq_filter.matches(entry):
+                self._attempts.add(entry.attempt())
         try:
             self._run()
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, BrokenPipeError):
             self._checkpoint()
             raise
         return self.summary
@@ -146,7 +156,13 @@ class ReplayJob:
         if not self.dlq_filter.matches(entry):
             return
         self.summary.matched += 1
-        decision = decide(entry, self.inspector.event_clock(entry), self.now, self.max_replays)
+        attempt = entry.attempt()
+        if attempt in self._attempts:
+            decision = Decision(False, REPEAT)
+        else:
+            self._attempts.add(attempt)
+            clock = self.inspector.event_clock(entry)
+            decision = decide(entry, clock, self.now, self.max_replays)
         self.on_item(entry, decision)
         if not decision.replay:
             self.summary.skipped[decision.why] += 1

@@ -21,9 +21,10 @@ from consumer.dlq import HEADER_PREFIX, VALUE_OMITTED
 from consumer.dlq_payload import EventClock
 from consumer.dlq_view import DlqEntry
 
-__all__ = ["Decision", "decide", "replay_headers"]
+__all__ = ["REPEAT", "Decision", "decide", "replay_headers"]
 
 _REPLAY_COUNT = HEADER_PREFIX + "replay_count"
+REPEAT = "repeat"  # a second letter for an attempt already decided (``replay.ReplayJob``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +32,7 @@ class Decision:
     """``replay`` or not, with a short machine-readable ``why``."""
 
     replay: bool
-    why: str  # replay | unchecked | value_omitted | loop_guard | too_old
+    why: str  # replay | unchecked | value_omitted | loop_guard | too_old | repeat
 
 
 def decide(

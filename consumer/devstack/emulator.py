@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from consumer.cli_errors import OneLineParser
 from consumer.devstack.emulator_client import EmbeddedEmulator, EmulatorClient
 from consumer.devstack.emulator_errors import (
     GraphError,
@@ -311,7 +312,7 @@ async def _put_pixel(request: web.Request) -> web.Response:
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Parse ``--port --host --pixels-json|--pixels-file --light --future-tolerance-s``."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="capi-emulator", description="Serve the CAPI emulator until SIGTERM/SIGINT."
     )
     parser.add_argument("--port", type=int, default=0, help="TCP port (0: any free port)")

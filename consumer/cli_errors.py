@@ -1,0 +1,138 @@
+"""One line per CLI failure: argparse usage errors, our errors, broken pipes and the unexpected.
+
+The promise of every ``capi-consumer`` command: a failure prints one line on stderr that names
+the problem and exits non-zero; no traceback for any input. :func:`guarded` applies it around a
+command; :class:`OneLineParser` makes argparse keep to it. No message here repeats an exception's
+own text unless it is ours (``ConsumerError`` messages carry no customer data) or an operating
+system's (a path and its ``strerror``): other exception texts may quote record values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Callable
+from typing import NoReturn
+
+from consumer.errors import ConsumerError
+
+__all__ = [
+    "EXIT_BROKEN_PIPE",
+    "EXIT_FAILURE",
+    "EXIT_INTERRUPTED",
+    "EXIT_USAGE",
+    "OneLineParser",
+    "guarded",
+    "non_negative_int",
+    "one_line",
+    "positive_int",
+]
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 128 + signal.SIGINT  # what a shell reports for a process ended by Ctrl-C
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # ... and for one whose reader went away (`| head`)
+TRACEBACK_ENV = "CAPI_TRACEBACK"  # set to 1 to see the traceback of an unexpected error
+_MAX_LINE = 600  # characters: a long YAML or validation message still fits a terminal or two
+
+
+def one_line(text: str) -> str:
+    """``text`` with every run of whitespace (newlines too) as one space, cut to a bounded length."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _MAX_LINE else flat[: _MAX_LINE - 3] + "..."
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line (the usage is one ``--help`` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {one_line(message)} (see {self.prog} -h)\n")
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    return _int_at_least(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: an integer of at least 0."""
+    return _int_at_least(text, 0)
+
+
+def _int_at_least(text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"{value} is below {low}")
+    return value
+
+
+def guarded(command: Callable[[], int], *, prog: str, config_exit: int = EXIT_FAILURE) -> int:
+    """Run ``command``; turn every way it can fail into one stderr line and an exit status.
+
+    ``config_exit`` is the status for our own errors (``check-config`` uses 2, as for usage).
+    """
+    try:
+        return command()
+    except ConsumerError as exc:
+        return _fail(prog, str(exc), config_exit)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return _broken_pipe()
+    except UnicodeDecodeError as exc:
+        return _fail(
+            prog, f"input is not UTF-8 text (byte {exc.start} is {exc.object[exc.start]:#04x})"
+        )
+    except json.JSONDecodeError as exc:
+        return _fail(prog, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _fail(prog, f"{where}{exc.strerror or type(exc).__name__}")
+    except Exception as exc:  # noqa: BLE001  # the last net under "no traceback on any input"
+        return _unexpected(prog, exc)
+
+
+def _fail(prog: str, message: str, status: int = EXIT_FAILURE) -> int:
+    _stderr(f"{prog}: error: {one_line(message)}\n")
+    return status
+
+
+def _broken_pipe() -> int:
+    """Stdout's reader went away (``| head``): stop quietly, as Unix tools do.
+
+    Python would report the failed flush of stdout again at exit; point stdout at /dev/null so
+    nothing is left to flush.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_BROKEN_PIPE
+
+
+def _unexpected(prog: str, exc: Exception) -> int:
+    """A bug, not an input problem: name the exception and where it was raised, not its text."""
+    if os.environ.get(TRACEBACK_ENV) == "1":
+        traceback.print_exception(exc)
+        return EXIT_FAILURE
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" in {frames[-1].name} ({os.path.basename(frames[-1].filename)}:{frames[-1].lineno})"
+    return _fail(
+        prog,
+        f"unexpected {type(exc).__name__}{where if frames else ''}; this is a bug, "
+        f"please report it (rerun with {TRACEBACK_ENV}=1 for the traceback)",
+    )
+
+
+def _stderr(text: str) -> None:
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except OSError:  # stderr gone too: nothing left to tell
+        pass
