@@ -55,6 +55,7 @@ __all__ = [
 
 _HEADER = 5  # magic byte + 4-byte schema id
 _EXIT_USAGE = 2  # as the CLI's other usage errors
+_MAX_PROBLEM_LINES = 20  # a file of garbage is named by its first problems, not one per line
 # preview never sends, so pixels need no real token: this stands in for any that is not set.
 PREVIEW_TOKEN_PLACEHOLDER = "preview-no-token"  # noqa: S105  # not a secret: a placeholder
 
@@ -287,7 +288,8 @@ def run_preview(
         if isinstance(item, InputProblem):
             problems += 1
             where = "frame" if binary else "line"
-            sys.stderr.write(f"capi-consumer preview: {where} {item.index}: {item.problem}\n")
+            if problems <= _MAX_PROBLEM_LINES:
+                sys.stderr.write(f"capi-consumer preview: {where} {item.index}: {item.problem}\n")
             continue
         if isinstance(item, Rejected):
             outcome = {"outcome": "dead_lettered", "reason": item.reason, "message": item.message}
@@ -296,6 +298,9 @@ def run_preview(
             number, record = item
             report = {"record": number, **preview_record(kind, record, settings, clock)}
         sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+    if problems > _MAX_PROBLEM_LINES:
+        hidden = problems - _MAX_PROBLEM_LINES
+        sys.stderr.write(f"capi-consumer preview: {hidden} more input problem(s) not shown\n")
     return 1 if problems else 0
 
 

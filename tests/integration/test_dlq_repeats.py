@@ -1,0 +1,88 @@
+"""Each dead letter counted once: a consumer that crashed after writing its dead letters but
+before committing their source offsets writes them again on restart. ``dlq stats`` counts the
+source positions once and names the repeats; ``dlq replay`` replays each position once, also
+across an interrupted and resumed replay (the real commands, in subprocesses)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+from consumer.devstack.emulator import EmulatorClient
+from tests.integration.cli_support import cli
+from tests.integration.dlq_support import (
+    GOOD_TOKEN,
+    TOKEN_ENV,
+    Scenario,
+    delivered_ids,
+    orders,
+    scenario_fixture,  # noqa: F401  # the ``scenario`` fixture
+)
+
+pytestmark = pytest.mark.integration
+
+
+def _crash_before_commit(scenario: Scenario) -> None:
+    """Put the group's committed offset back to 0: the state a crash leaves when the dead letters
+    were acknowledged and the commit of their offsets never happened."""
+    consumer = Consumer({"bootstrap.servers": scenario.bootstrap, "group.id": scenario.group})
+    consumer.commit(offsets=[TopicPartition(scenario.topic, 0, 0)], asynchronous=False)
+    consumer.close()
+
+
+def _json(*args: str) -> dict[str, Any]:
+    result = cli(*args)
+    assert 0 == result.returncode, result.stderr[-2000:]
+    last = result.stdout.strip() if args[1] == "stats" else result.stdout.splitlines()[-1]
+    parsed: dict[str, Any] = json.loads(last)  # stats: one indented object; replay: last line
+    return parsed
+
+
+def test_repeats_counted_and_replayed_once(
+    scenario: Scenario, emulator_client: EmulatorClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """5 bad records dead-lettered twice: stats says 5 and 5 repeats; replay sends each once."""
+    monkeypatch.setenv(TOKEN_ENV, "expired-token")
+    scenario.produce([*orders(3), b"\x07not avro", b"\x07nor this"])
+    scenario.consume(settled=5)
+    _crash_before_commit(scenario)
+    scenario.consume(settled=5)  # the restarted consumer dead-letters all five again
+    config = ("--config", str(scenario.config))
+    assert 10 == len(scenario.read(scenario.dlq_topic))
+
+    stats = _json("dlq", "stats", *config, "--json")
+
+    assert (5, 10, 5, 5, 0) == (
+        stats["total"],
+        stats["dlq_records"],
+        stats["repeats"],
+        stats["repeats_restart"],
+        stats["repeats_replay"],
+    )
+    assert {"auth": 3, "decode.unknown_magic": 2} == stats["by_reason"]
+
+    monkeypatch.setenv(TOKEN_ENV, GOOD_TOKEN)
+    first = _json("dlq", "replay", *config, "--json", "--limit", "2")
+    resumed = _json("dlq", "replay", *config, "--json")  # the same group goes on after them
+
+    assert (2, 3, {"repeat": 5}) == (first["replayed"], resumed["replayed"], resumed["skipped"])
+    replays = scenario.read(scenario.retry)
+    sources = sorted(dict(m.headers())["capi.dlq.source_offset"] for m in replays)
+    assert [b"0", b"1", b"2", b"3", b"4"] == sources  # every source position exactly once
+
+    scenario.consume(settled=5)
+
+    assert ["order_ORD-0", "order_ORD-1", "order_ORD-2"] == delivered_ids(emulator_client)
+    again = _json("dlq", "stats", *config, "--json")
+    assert (5, 12, 5, 2) == (
+        again["total"],
+        again["dlq_records"],
+        again["repeats_restart"],
+        again["repeats_replay"],
+    )
+    text = cli("dlq", "stats", *config).stdout
+    assert "dead letters: 5 source record(s), each counted once" in text
+    assert "DLQ records: 12 (5 repeat(s) written again after a restart, 2 failed again" in text
