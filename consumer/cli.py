@@ -21,6 +21,7 @@ from consumer.cli_errors import (
     OneLineParser,
     guarded,
     non_negative_int,
+    readable_file,
 )
 
 __all__ = ["main"]
@@ -43,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("config", type=Path)
     demo = commands.add_parser("demo", help="the whole job on the embedded stack, with a summary")
-    demo.add_argument("--config", type=Path, default=Path("config/example.yaml"))
+    demo.add_argument("--config", type=readable_file, default=Path("config/example.yaml"))
     demo.add_argument("--orders", type=non_negative_int, default=200)
     demo.add_argument("--leads", type=non_negative_int, default=60)
     demo.add_argument("--seed", type=int, default=7)

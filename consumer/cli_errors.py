@@ -16,6 +16,7 @@ import signal
 import sys
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn
 
 from consumer.errors import ConsumerError
@@ -30,6 +31,7 @@ __all__ = [
     "non_negative_int",
     "one_line",
     "positive_int",
+    "readable_file",
 ]
 
 EXIT_FAILURE = 1
@@ -61,6 +63,16 @@ def positive_int(text: str) -> int:
 def non_negative_int(text: str) -> int:
     """An argparse type: an integer of at least 0."""
     return _int_at_least(text, 0)
+
+
+def readable_file(text: str) -> Path:
+    """An argparse type: the path of an existing regular file (checked before any work starts)."""
+    path = Path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{text}: no such file")
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text}: not a file")
+    return path
 
 
 def _int_at_least(text: str, low: int) -> int:

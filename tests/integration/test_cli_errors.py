@@ -97,6 +97,8 @@ class TestUsage:
             (["preview", "--type", "event"], "invalid choice: 'event'"),
             (["demo", "--orders", "-1"], "argument --orders: -1 is below 0"),
             (["demo", "--leads", "many"], "argument --leads: 'many' is not a whole number"),
+            (["demo", "--config", "/nonexistent.yaml"], "/nonexistent.yaml: no such file"),
+            (["demo", "--config", "/"], "argument --config: /: not a file"),
             (["dlq", "show", "--config", "x.yaml", "--limit", "-1"], "--limit: -1 is below 1"),
             (["dlq", "show", "--config", "x.yaml", "--limit", "0"], "--limit: 0 is below 1"),
             (["dlq", "replay", "--config", "x.yaml", "--limit", "-1"], "--limit: -1 is below 1"),
