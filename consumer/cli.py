@@ -19,7 +19,9 @@ from consumer.cli_errors import (
     EXIT_FAILURE,
     EXIT_USAGE,
     OneLineParser,
+    finite_float,
     guarded,
+    http_url,
     non_negative_int,
     readable_file,
 )
@@ -76,9 +78,12 @@ def _add_preview(commands: Any) -> None:
         "--binary", action="store_true", help="Confluent-framed Avro values back to back"
     )
     preview.add_argument(
-        "--registry", metavar="URL", help="writer schemas for --binary (default: ours)"
+        "--registry",
+        metavar="URL",
+        type=http_url,
+        help="writer schemas for --binary (default: ours)",
     )
-    preview.add_argument("--now", type=float, help="unix seconds to validate against")
+    preview.add_argument("--now", type=finite_float, help="unix seconds to validate against")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
 import traceback
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
@@ -27,7 +29,9 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_USAGE",
     "OneLineParser",
+    "finite_float",
     "guarded",
+    "http_url",
     "non_negative_int",
     "one_line",
     "positive_int",
@@ -63,6 +67,25 @@ def positive_int(text: str) -> int:
 def non_negative_int(text: str) -> int:
     """An argparse type: an integer of at least 0."""
     return _int_at_least(text, 0)
+
+
+def finite_float(text: str) -> float:
+    """An argparse type: a number that is neither infinite nor NaN."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def http_url(text: str) -> str:
+    """An argparse type: an http(s) URL with a host."""
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http(s) URL")
+    return text
 
 
 def readable_file(text: str) -> Path:

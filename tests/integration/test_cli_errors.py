@@ -93,8 +93,13 @@ class TestUsage:
         [
             (["nosuch"], "invalid choice: 'nosuch'"),
             (["run", "--config", "x.yaml", "--bogus"], "unrecognized arguments: --bogus"),
-            (["preview", "--type", "order", "--now", "soon"], "invalid float value: 'soon'"),
+            (
+                ["preview", "--type", "order", "--now", "soon"],
+                "argument --now: 'soon' is not a number",
+            ),
             (["preview", "--type", "event"], "invalid choice: 'event'"),
+            (["preview", "--type", "order", "--now", "nan"], "'nan' is not a finite number"),
+            (["preview", "--type", "order", "--registry", "reg:8081"], "not an http(s) URL"),
             (["demo", "--orders", "-1"], "argument --orders: -1 is below 0"),
             (["demo", "--leads", "many"], "argument --leads: 'many' is not a whole number"),
             (["demo", "--config", "/nonexistent.yaml"], "/nonexistent.yaml: no such file"),
@@ -156,6 +161,19 @@ class TestPreviewInput:
         result = cli("preview", "--type", "order", "--binary", str(random_file))
 
         assert_one_line_failure(result, 1, "frame 1: byte 0: not a Confluent frame")
+
+    def test_frame_of_another_schema(self, tmp_path: Path) -> None:
+        """An order frame read as a lead is named as not valid Avro, without Python's error."""
+        buffer = io.BytesIO()
+        buffer.write(b"\x00\x00\x00\x00\x01")
+        fastavro.schemaless_writer(buffer, READER, make_order())
+        path = tmp_path / "order.bin"
+        path.write_bytes(buffer.getvalue())
+
+        result = cli("preview", "--type", "lead", "--binary", str(path))
+
+        assert_one_line_failure(result, 1, "frame 1: byte 0: not valid Avro for its schema")
+        assert "Error" not in result.stderr
 
     def test_a_good_line_before_bad_bytes_is_still_previewed(self, tmp_path: Path) -> None:
         """Records before the first non-UTF-8 line are reported; the bad line stops the input."""
