@@ -114,7 +114,8 @@ def guarded(command: Callable[[], int], *, prog: str, config_exit: int = EXIT_FA
     ``config_exit`` is the status for our own errors (``check-config`` uses 2, as for usage).
     """
     try:
-        return command()
+        status = command()
+        sys.stdout.flush()  # a reader gone shows here, not in Python's exit handler
     except ConsumerError as exc:
         return _fail(prog, str(exc), config_exit)
     except KeyboardInterrupt:
@@ -132,6 +133,7 @@ def guarded(command: Callable[[], int], *, prog: str, config_exit: int = EXIT_FA
         return _fail(prog, f"{where}{exc.strerror or type(exc).__name__}")
     except Exception as exc:  # noqa: BLE001  # the last net under "no traceback on any input"
         return _unexpected(prog, exc)
+    return status
 
 
 def _fail(prog: str, message: str, status: int = EXIT_FAILURE) -> int:

@@ -25,14 +25,20 @@ def cli(
     return subprocess.CompletedProcess(done.args, done.returncode, out, err)
 
 
-def cli_popen(*args: str) -> subprocess.Popen[bytes]:
-    """The command started with pipes on stdout and stderr (to close its reader early)."""
-    return subprocess.Popen(
+def cli_popen(*args: str, stdin: bytes | None = None) -> subprocess.Popen[bytes]:
+    """The command started with pipes on stdout and stderr (to close its reader early); ``stdin``
+    is written and closed at once."""
+    process = subprocess.Popen(
         [sys.executable, "-m", "consumer", *args],
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=dict(os.environ),
     )
+    if process.stdin is not None:
+        process.stdin.write(stdin or b"")
+        process.stdin.close()
+    return process
 
 
 def assert_one_line_failure(

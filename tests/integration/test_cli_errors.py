@@ -258,3 +258,24 @@ def test_a_file_of_garbage_text_names_its_first_problems(tmp_path: Path) -> None
     err = result.stderr.strip().splitlines()
     assert (1, 21) == (result.returncode, len(err))
     assert "80 more input problem(s) not shown" in err[-1]
+
+
+@pytest.mark.parametrize("command", ["check-config", "preview"])
+def test_reader_gone_before_the_first_write(tmp_path: Path, command: str) -> None:
+    """Output buffered for a reader that has already gone ends quietly too (flushed inside the
+    command, not in Python's exit handler, which would print ``Exception ignored``)."""
+    config = _write(tmp_path / "config.yaml", "batch: {max_events: 10}\n")
+    args = (
+        ["check-config", str(config)]
+        if command == "check-config"
+        else ["preview", "--type", "order"]
+    )
+    process = cli_popen(*args, stdin=_json_line().encode())
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+
+    err = process.stderr.read().decode()
+    process.stderr.close()
+    status = process.wait(60)
+
+    assert (EXIT_BROKEN_PIPE, "") == (status, err)
