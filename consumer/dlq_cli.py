@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from consumer.cli_errors import positive_int
+from consumer.core.models import SourceRecord
 from consumer.core.processing import Processor
 from consumer.dlq_payload import PayloadInspector, mask_pii
 from consumer.dlq_reader import DlqReader
@@ -124,8 +125,11 @@ def _dlq_partitions(settings: Settings, chosen: list[str]) -> dict[str, int]:
 
 def _reader(context: _Context, group: str | None = None) -> DlqReader:
     conf = context.settings.kafka.to_librdkafka("consumer")
-    browse_group = f"capi-consumer-dlq-browse-{uuid.uuid4().hex[:8]}"  # never committed
-    return DlqReader(conf, context.partitions, group or browse_group, resume=group is not None)
+    return DlqReader(conf, context.partitions, group or _browse_group(), resume=group is not None)
+
+
+def _browse_group() -> str:
+    return f"capi-consumer-dlq-browse-{uuid.uuid4().hex[:8]}"  # never committed
 
 
 def _entries(context: _Context) -> Iterator[DlqEntry]:
@@ -188,16 +192,33 @@ def _replay(context: _Context, args: argparse.Namespace, out: TextIO) -> int:
         raise ConfigError(f"retry topic {retry!r} does not exist; start the consumer once")
     group = args.group or _progress_group(settings, context.dlq_filter)
     reader = _reader(context, group)
-    writer = None if args.dry_run else RetryWriter(settings.kafka.to_librdkafka("producer"), retry)
+    producer = settings.kafka.to_librdkafka("producer")
+    writer = None if args.dry_run else RetryWriter(producer, retry, group)
     try:
         with _inspector(settings) as inspector:
-            summary = _job(context, args, out, reader, writer, inspector, group).run()
+            job = _job(context, args, out, reader, writer, inspector, group)
+            job.retried = _retried(context)
+            summary = job.run()
     finally:
         reader.close()
         if writer is not None:
             writer.close()
     _report_summary(summary, args, out)
     return 0
+
+
+def _retried(context: _Context) -> Iterator[SourceRecord]:
+    """Every record of the retry topic (none when it does not exist), read once, then closed."""
+    kafka = context.settings.kafka
+    partitions = existing_topics(kafka.to_librdkafka("admin")).get(kafka.retry_topic)
+    if partitions is None:
+        return
+    conf, topics = kafka.to_librdkafka("consumer"), {kafka.retry_topic: partitions}
+    reader = DlqReader(conf, topics, _browse_group(), resume=False)
+    try:
+        yield from reader.records()
+    finally:
+        reader.close()
 
 
 def _job(

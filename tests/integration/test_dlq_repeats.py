@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from consumer.cli import main as cli_main
 from consumer.devstack.emulator import EmulatorClient
 from tests.integration.cli_support import cli
 from tests.integration.dlq_support import (
@@ -86,3 +87,28 @@ def test_repeats_counted_and_replayed_once(
     text = cli("dlq", "stats", *config).stdout
     assert "dead letters: 5 source record(s), each counted once" in text
     assert "DLQ records: 12 (5 repeat(s) written again after a restart, 2 failed again" in text
+
+
+def test_replay_killed_between_produce_and_commit(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replay killed after its records were acknowledged but before it committed: the next run
+    finds them in the retry topic under its group and replays none of them again."""
+    scenario.produce([b"\x07not avro", b"\x07nor this"])
+    scenario.consume(settled=2)
+    _crash_before_commit(scenario)
+    scenario.consume(settled=2)
+    replay = ["dlq", "replay", "--config", str(scenario.config), "--json"]
+
+    def killed(*_args: object) -> None:
+        raise SystemExit(137)  # as SIGKILL would: nothing after the flush runs
+
+    with monkeypatch.context() as patched, pytest.raises(SystemExit):
+        patched.setattr("consumer.dlq_reader.DlqReader.commit", killed)
+        cli_main(replay)
+    assert 2 == len(scenario.read(scenario.retry))
+
+    resumed = _json(*replay)
+
+    assert (0, {"repeat": 4}) == (resumed["replayed"], resumed["skipped"])
+    assert 2 == len(scenario.read(scenario.retry))
