@@ -49,9 +49,11 @@ class TestConfigFiles:
             (b'kafka:\n  bootstrap_servers: "\xff\xfe"\n', "not UTF-8 text (byte 29)"),
             (b"kafka: [\n", "not valid YAML: expected the node content"),
             (b"- a\n- b\n", "the top level must be a mapping"),
+            (b"", "the file is empty (write {} for all defaults)"),
+            (b"# only a comment\n", "the file is empty"),
             (b"kafka: {bootstrap_servers: 7, nosuch: 1}\n", "kafka.nosuch"),
         ],
-        ids=["not-utf8", "bad-yaml", "not-a-mapping", "bad-field"],
+        ids=["not-utf8", "bad-yaml", "not-a-mapping", "empty", "comment-only", "bad-field"],
     )
     def test_bad_file(self, tmp_path: Path, command: list[str], content: bytes, names: str) -> None:
         """A config file that is not UTF-8, not YAML, not a mapping or not valid is one line."""
