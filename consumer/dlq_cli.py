@@ -162,13 +162,17 @@ def _inspector(settings: Settings) -> Iterator[PayloadInspector]:
 
 def _show(context: _Context, args: argparse.Namespace, out: TextIO) -> int:
     shown = 0
+    first: dict[tuple[str, int], str] = {}  # attempt -> its first DLQ position
     with _inspector(context.settings) as inspector:
         for entry in _entries(context):
             if shown >= args.limit:
                 print(f"(stopped at --limit {args.limit})", file=sys.stderr)
                 break
+            repeat_of = first.setdefault(entry.attempt(), entry.position())
             item = {
                 **entry.summary(reveal=args.reveal),
+                # a restart repeat names the letter it repeats (``dlq stats`` counts it once)
+                "repeat_of": None if repeat_of == entry.position() else repeat_of,
                 "payload": _payload(inspector, entry, reveal=args.reveal),
             }
             print(json.dumps(item, indent=None if args.json else 2, default=str), file=out)

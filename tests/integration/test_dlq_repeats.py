@@ -64,6 +64,9 @@ def test_repeats_counted_and_replayed_once(
         stats["repeats_replay"],
     )
     assert {"auth": 3, "decode.unknown_magic": 2} == stats["by_reason"]
+    shown = cli("dlq", "show", *config, "--json").stdout.splitlines()
+    repeats = [json.loads(line)["repeat_of"] for line in shown]
+    assert (5, 5) == (repeats.count(None), len({r for r in repeats if r is not None}))
 
     monkeypatch.setenv(TOKEN_ENV, GOOD_TOKEN)
     first = _json("dlq", "replay", *config, "--json", "--limit", "2")
