@@ -95,7 +95,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     args.rest = rest
     status = EXIT_USAGE if args.command == "check-config" else EXIT_FAILURE
-    return guarded(lambda: _dispatch(args), prog="capi-consumer", config_exit=status)
+    return guarded(
+        lambda: _dispatch(args),
+        prog="capi-consumer",
+        config_exit=status,
+        log_crash=args.command == "run",
+    )
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -21,6 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
+import structlog
+
 from consumer.errors import ConsumerError
 
 __all__ = [
@@ -43,6 +45,7 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 128 + signal.SIGINT  # what a shell reports for a process ended by Ctrl-C
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # ... and for one whose reader went away (`| head`)
 TRACEBACK_ENV = "CAPI_TRACEBACK"  # set to 1 to see the traceback of an unexpected error
+_MAX_FRAMES = 30  # innermost stack frames logged for a crash (file:line function, no values)
 _MAX_LINE = 600  # characters: a long YAML or validation message still fits a terminal or two
 
 
@@ -108,10 +111,18 @@ def _int_at_least(text: str, low: int) -> int:
     return value
 
 
-def guarded(command: Callable[[], int], *, prog: str, config_exit: int = EXIT_FAILURE) -> int:
+def guarded(
+    command: Callable[[], int],
+    *,
+    prog: str,
+    config_exit: int = EXIT_FAILURE,
+    log_crash: bool = False,
+) -> int:
     """Run ``command``; turn every way it can fail into one stderr line and an exit status.
 
     ``config_exit`` is the status for our own errors (``check-config`` uses 2, as for usage).
+    ``log_crash`` (``run``, whose logs are collected) also logs an unexpected error as one
+    ``consumer.crashed`` event with its stack frames, for the bug report the line asks for.
     """
     try:
         status = command()
@@ -132,7 +143,7 @@ def guarded(command: Callable[[], int], *, prog: str, config_exit: int = EXIT_FA
         where = f"{exc.filename}: " if exc.filename else ""
         return _fail(prog, f"{where}{exc.strerror or type(exc).__name__}")
     except Exception as exc:  # noqa: BLE001  # the last net under "no traceback on any input"
-        return _unexpected(prog, exc)
+        return _unexpected(prog, exc, log_crash=log_crash)
     return status
 
 
@@ -153,17 +164,24 @@ def _broken_pipe() -> int:
     return EXIT_BROKEN_PIPE
 
 
-def _unexpected(prog: str, exc: Exception) -> int:
+def _unexpected(prog: str, exc: Exception, *, log_crash: bool) -> int:
     """A bug, not an input problem: name the exception and where it was raised, not its text."""
     if os.environ.get(TRACEBACK_ENV) == "1":
         traceback.print_exception(exc)
         return EXIT_FAILURE
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = f" in {frames[-1].name} ({os.path.basename(frames[-1].filename)}:{frames[-1].lineno})"
+    frames = [
+        f"{os.path.basename(frame.filename)}:{frame.lineno} {frame.name}"
+        for frame in traceback.extract_tb(exc.__traceback__)
+    ][-_MAX_FRAMES:]
+    if log_crash:
+        structlog.get_logger("consumer.cli").error(
+            "consumer.crashed", error_type=type(exc).__name__, frames=frames
+        )
+    where = f" at {frames[-1]}" if frames else ""
     return _fail(
         prog,
-        f"unexpected {type(exc).__name__}{where if frames else ''}; this is a bug, "
-        f"please report it (rerun with {TRACEBACK_ENV}=1 for the traceback)",
+        f"unexpected {type(exc).__name__}{where}; this is a bug, please report it "
+        f"(rerun with {TRACEBACK_ENV}=1 for the traceback)",
     )
 
 

@@ -6,6 +6,7 @@ import argparse
 import errno
 
 import pytest
+import structlog
 
 from consumer.cli_errors import (
     EXIT_FAILURE,
@@ -65,7 +66,27 @@ class TestGuarded:
 
         err = capsys.readouterr().err
         assert (EXIT_FAILURE, 1, False) == (code, len(err.splitlines()), SECRET in err)
-        assert "unexpected ValueError in _raise (test_cli_errors.py:" in err
+        assert "unexpected ValueError at test_cli_errors.py:" in err
+        assert err.rstrip().endswith(
+            "_raise; this is a bug, please report it (rerun with CAPI_TRACEBACK=1 for the traceback)"
+        )
+
+    def test_a_crash_of_run_is_logged_with_its_frames(
+        self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """``run`` logs one ``consumer.crashed`` event: type and frames, never the message."""
+        monkeypatch.delenv("CAPI_TRACEBACK", raising=False)
+
+        with structlog.testing.capture_logs() as events:
+            guarded(lambda: _raise(KeyError(SECRET)), prog="p", log_crash=True)
+
+        [event] = events
+        assert ("consumer.crashed", "KeyError", False) == (
+            event["event"],
+            event["error_type"],
+            SECRET in str(event),
+        )
+        assert event["frames"][-1].endswith(" _raise")
 
     def test_ctrl_c(self) -> None:
         """Ctrl-C exits 130, as a shell reports it."""
