@@ -36,6 +36,7 @@ __all__ = [
     "http_url",
     "non_negative_int",
     "one_line",
+    "port_number",
     "positive_int",
     "readable_file",
 ]
@@ -45,6 +46,7 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 128 + signal.SIGINT  # what a shell reports for a process ended by Ctrl-C
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # ... and for one whose reader went away (`| head`)
 TRACEBACK_ENV = "CAPI_TRACEBACK"  # set to 1 to see the traceback of an unexpected error
+_MAX_PORT = 65_535
 _MAX_FRAMES = 30  # innermost stack frames logged for a crash (file:line function, no values)
 _MAX_LINE = 600  # characters: a long YAML or validation message still fits a terminal or two
 
@@ -70,6 +72,14 @@ def positive_int(text: str) -> int:
 def non_negative_int(text: str) -> int:
     """An argparse type: an integer of at least 0."""
     return _int_at_least(text, 0)
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 0 (any free port) to 65535."""
+    port = _int_at_least(text, 0)
+    if port > _MAX_PORT:
+        raise argparse.ArgumentTypeError(f"{port} is above {_MAX_PORT}")
+    return port
 
 
 def finite_float(text: str) -> float:

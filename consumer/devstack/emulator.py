@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from consumer.cli_errors import OneLineParser
+from consumer.cli_errors import OneLineParser, port_number
 from consumer.devstack.emulator_client import EmbeddedEmulator, EmulatorClient
 from consumer.devstack.emulator_errors import (
     GraphError,
@@ -315,7 +315,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = OneLineParser(
         prog="capi-emulator", description="Serve the CAPI emulator until SIGTERM/SIGINT."
     )
-    parser.add_argument("--port", type=int, default=0, help="TCP port (0: any free port)")
+    parser.add_argument("--port", type=port_number, default=0, help="TCP port (0: any free port)")
     parser.add_argument("--host", default="127.0.0.1")
     pixels = parser.add_mutually_exclusive_group()
     pixels.add_argument("--pixels-json", help="pixels as JSON (visible in ps: prefer a file)")

@@ -111,7 +111,8 @@ class TestUsage:
             (["dlq", "replay", "--config", "x.yaml", "--limit", "-1"], "--limit: -1 is below 1"),
             (["dlq", "stats"], "the following arguments are required: --config"),
             (["dlq"], "the following arguments are required: dlq_command"),
-            (["emulator", "--port", "http"], "argument --port: invalid int value: 'http'"),
+            (["emulator", "--port", "http"], "argument --port: 'http' is not a whole number"),
+            (["emulator", "--port", "99999"], "argument --port: 99999 is above 65535"),
         ],
     )
     def test_bad_flags_are_one_line(self, args: list[str], names: str) -> None:
