@@ -13,7 +13,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from consumer.cli import main as cli_main
 from consumer.devstack.emulator import EmulatorClient
-from tests.integration.cli_support import cli
+from tests.integration.cli_support import cli, cli_popen
 from tests.integration.dlq_support import (
     GOOD_TOKEN,
     TOKEN_ENV,
@@ -114,4 +114,28 @@ def test_replay_killed_between_produce_and_commit(
     resumed = _json(*replay)
 
     assert (0, {"repeat": 4}) == (resumed["replayed"], resumed["skipped"])
+    assert 2 == len(scenario.read(scenario.retry))
+
+
+def test_replay_into_a_closed_pipe_keeps_its_progress(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``dlq replay ... | head`` that loses its reader stops quietly, and what it replayed is
+    committed: the next run replays only the rest."""
+    scenario.produce([b"\x07not avro", b"\x07nor this"])
+    scenario.consume(settled=2)
+    _crash_before_commit(scenario)
+    scenario.consume(settled=2)  # offsets 2 and 3 repeat 0 and 1: "skip" lines are printed
+    replay = ("dlq", "replay", "--config", str(scenario.config))
+    process = cli_popen(*replay)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+
+    err = process.stderr.read().decode()
+    process.stderr.close()
+    status = process.wait(60)
+    resumed = _json(*replay, "--json")
+
+    assert (141, False) == (status, "Traceback" in err or "BrokenPipe" in err), err
+    assert (0, {"repeat": 2}) == (resumed["replayed"], resumed["skipped"])
     assert 2 == len(scenario.read(scenario.retry))
