@@ -16,13 +16,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from consumer.cli_errors import (
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    OneLineParser,
+    finite_float,
+    guarded,
+    http_url,
+    non_negative_int,
+    readable_file,
+)
 from consumer.devstack.emulator_args import add_emulator_arguments
-from consumer.errors import ConsumerError
 
 __all__ = ["main"]
 
-EXIT_USAGE = 2
-EXIT_FAILURE = 1
 # ``run`` allocates hundreds of objects per record, nearly all freed by reference counting (few
 # cycles). CPython's default thresholds (700, 10, 10) then run a collection every few records and
 # full ones over every in-flight event: ~8% of the consumer's CPU (docs/benchmarks.md, e2e).
@@ -30,7 +37,7 @@ _RUN_GC_THRESHOLDS = (50_000, 20, 20)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="capi-consumer", description="Kafka order/lead events to Meta's Conversions API."
     )
     commands = parser.add_subparsers(dest="command", required=True)
@@ -46,9 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("config", type=Path)
     demo = commands.add_parser("demo", help="the whole job on the embedded stack, with a summary")
-    demo.add_argument("--config", type=Path, default=Path("config/example.yaml"))
-    demo.add_argument("--orders", type=int, default=200)
-    demo.add_argument("--leads", type=int, default=60)
+    demo.add_argument("--config", type=readable_file, default=Path("config/example.yaml"))
+    demo.add_argument("--orders", type=non_negative_int, default=200)
+    demo.add_argument("--leads", type=non_negative_int, default=60)
     demo.add_argument("--seed", type=int, default=7)
     _add_dlq(commands)
     _add_preview(commands)
@@ -59,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_dlq(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_dlq(commands: Any) -> None:
     from consumer.dlq_cli import add_dlq_commands
 
     add_dlq_commands(commands)
@@ -77,21 +84,25 @@ def _add_preview(commands: Any) -> None:
         "--binary", action="store_true", help="Confluent-framed Avro values back to back"
     )
     preview.add_argument(
-        "--registry", metavar="URL", help="writer schemas for --binary (default: ours)"
+        "--registry",
+        metavar="URL",
+        type=http_url,
+        help="writer schemas for --binary (default: ours)",
     )
-    preview.add_argument("--now", type=float, help="unix seconds to validate against")
+    preview.add_argument("--now", type=finite_float, help="unix seconds to validate against")
 
 
 def main(argv: Sequence[str] | None = None, *, wall_clock: Callable[[], float] = time.time) -> int:
-    """Run one command; ``wall_clock`` dates the Graph API version check of ``check-config``."""
+    """Parse and run one command; ``wall_clock`` dates the Graph API version check of
+    ``check-config``. Every failure is one stderr line and a non-zero exit (``cli_errors.guarded``)."""
     args = _parser().parse_args(argv)
-    try:
-        return _dispatch(args, wall_clock)
-    except ConsumerError as exc:
-        print(f"capi-consumer: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE if args.command == "check-config" else EXIT_FAILURE
-    except KeyboardInterrupt:
-        return 130
+    status = EXIT_USAGE if args.command == "check-config" else EXIT_FAILURE
+    return guarded(
+        lambda: _dispatch(args, wall_clock),
+        prog="capi-consumer",
+        config_exit=status,
+        log_crash=args.command == "run",
+    )
 
 
 def _dispatch(args: argparse.Namespace, wall_clock: Callable[[], float]) -> int:

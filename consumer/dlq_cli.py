@@ -19,11 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from consumer.cli_errors import positive_int
+from consumer.core.models import SourceRecord
 from consumer.core.processing import Processor
 from consumer.dlq_payload import PayloadInspector, mask_pii
 from consumer.dlq_reader import DlqReader
 from consumer.dlq_view import DlqEntry, DlqFilter, DlqStats, parse_when, render_stats
 from consumer.errors import ConfigError, RecordError
+from consumer.kafka_logs import collected
 from consumer.logs import configure_logging
 from consumer.replay import ReplayJob, ReplaySummary, RetryWriter
 from consumer.replay_plan import Decision
@@ -44,9 +47,11 @@ def add_dlq_commands(commands: Any) -> None:
     for sub in (stats, show, replay):
         _add_filters(sub)
     show.add_argument("--reveal", action="store_true", help="print the payload's PII unmasked")
-    show.add_argument("--limit", type=int, default=50, help="at most this many records (50)")
+    show.add_argument(
+        "--limit", type=positive_int, default=50, help="at most this many records (50)"
+    )
     replay.add_argument("--dry-run", action="store_true", help="print decisions, write nothing")
-    replay.add_argument("--limit", type=int, default=None, help="replay at most this many")
+    replay.add_argument("--limit", type=positive_int, default=None, help="replay at most this many")
     replay.add_argument("--group", help="progress group (default: dlq.replay_group_id + filter)")
 
 
@@ -74,12 +79,13 @@ class _Context:
 def run_dlq(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Run one ``dlq`` command; 0 on success (ConsumerError propagates to ``cli.main``)."""
     out = out or sys.stdout
-    context = _context(args)
-    if args.dlq_command == "stats":
-        return _stats(context, args, out)
-    if args.dlq_command == "show":
-        return _show(context, args, out)
-    return _replay(context, args, out)
+    with collected():  # librdkafka's lines: one summary, not hundreds before a one-line error
+        context = _context(args)
+        if args.dlq_command == "stats":
+            return _stats(context, args, out)
+        if args.dlq_command == "show":
+            return _show(context, args, out)
+        return _replay(context, args, out)
 
 
 def _context(args: argparse.Namespace) -> _Context:
@@ -95,7 +101,7 @@ def _context(args: argparse.Namespace) -> _Context:
         source_topics=tuple(args.source_topic),
         since=parse_when(args.since, now) if args.since else None,
         until=parse_when(args.until, now) if args.until else None,
-    )
+    ).check()
     return _Context(settings, dlq_filter, _dlq_partitions(settings, args.source_topic), now)
 
 
@@ -109,15 +115,21 @@ def _dlq_partitions(settings: Settings, chosen: list[str]) -> dict[str, int]:
     wanted = [kafka.dlq_topic_for(topic) for topic in (chosen or kafka.topics)]
     existing = existing_topics(kafka.to_librdkafka("admin"))
     missing = [topic for topic in wanted if topic not in existing]
-    if missing and (chosen or len(missing) == len(wanted)):
-        raise ConfigError(f"DLQ topic {missing[0]!r} does not exist on {kafka.bootstrap_servers}")
-    return {topic: existing[topic] for topic in wanted if topic in existing}
+    if missing:
+        raise ConfigError(
+            f"DLQ topic {missing[0]!r} does not exist on {kafka.bootstrap_servers}"
+            " (the consumer creates it on start; or name the topics with --source-topic)"
+        )
+    return {topic: existing[topic] for topic in wanted}
 
 
 def _reader(context: _Context, group: str | None = None) -> DlqReader:
     conf = context.settings.kafka.to_librdkafka("consumer")
-    browse_group = f"capi-consumer-dlq-browse-{uuid.uuid4().hex[:8]}"  # never committed
-    return DlqReader(conf, context.partitions, group or browse_group, resume=group is not None)
+    return DlqReader(conf, context.partitions, group or _browse_group(), resume=group is not None)
+
+
+def _browse_group() -> str:
+    return f"capi-consumer-dlq-browse-{uuid.uuid4().hex[:8]}"  # never committed
 
 
 def _entries(context: _Context) -> Iterator[DlqEntry]:
@@ -150,12 +162,19 @@ def _inspector(settings: Settings) -> Iterator[PayloadInspector]:
 
 def _show(context: _Context, args: argparse.Namespace, out: TextIO) -> int:
     shown = 0
+    first: dict[tuple[str, int], str] = {}  # attempt -> its first DLQ position
     with _inspector(context.settings) as inspector:
         for entry in _entries(context):
             if shown >= args.limit:
                 print(f"(stopped at --limit {args.limit})", file=sys.stderr)
                 break
-            item = {**entry.summary(), "payload": _payload(inspector, entry, reveal=args.reveal)}
+            repeat_of = first.setdefault(entry.attempt(), entry.position())
+            item = {
+                **entry.summary(reveal=args.reveal),
+                # a restart repeat names the letter it repeats (``dlq stats`` counts it once)
+                "repeat_of": None if repeat_of == entry.position() else repeat_of,
+                "payload": _payload(inspector, entry, reveal=args.reveal),
+            }
             print(json.dumps(item, indent=None if args.json else 2, default=str), file=out)
             shown += 1
     print(f"{shown} record(s) shown; filter: {context.dlq_filter.describe()}", file=sys.stderr)
@@ -171,24 +190,39 @@ def _payload(inspector: PayloadInspector, entry: DlqEntry, *, reveal: bool) -> A
 
 
 def _replay(context: _Context, args: argparse.Namespace, out: TextIO) -> int:
-    if args.limit is not None and args.limit < 1:
-        raise ConfigError(f"bad --limit {args.limit}: give a positive number of records")
     settings = context.settings
     retry = settings.kafka.retry_topic
     if not args.dry_run and retry not in existing_topics(settings.kafka.to_librdkafka("admin")):
         raise ConfigError(f"retry topic {retry!r} does not exist; start the consumer once")
     group = args.group or _progress_group(settings, context.dlq_filter)
     reader = _reader(context, group)
-    writer = None if args.dry_run else RetryWriter(settings.kafka.to_librdkafka("producer"), retry)
+    producer = settings.kafka.to_librdkafka("producer")
+    writer = None if args.dry_run else RetryWriter(producer, retry, group)
     try:
         with _inspector(settings) as inspector:
-            summary = _job(context, args, out, reader, writer, inspector, group).run()
+            job = _job(context, args, out, reader, writer, inspector, group)
+            job.retried = _retried(context)
+            summary = job.run()
     finally:
         reader.close()
         if writer is not None:
             writer.close()
     _report_summary(summary, args, out)
     return 0
+
+
+def _retried(context: _Context) -> Iterator[SourceRecord]:
+    """Every record of the retry topic (none when it does not exist), read once, then closed."""
+    kafka = context.settings.kafka
+    partitions = existing_topics(kafka.to_librdkafka("admin")).get(kafka.retry_topic)
+    if partitions is None:
+        return
+    conf, topics = kafka.to_librdkafka("consumer"), {kafka.retry_topic: partitions}
+    reader = DlqReader(conf, topics, _browse_group(), resume=False)
+    try:
+        yield from reader.records()
+    finally:
+        reader.close()
 
 
 def _job(

@@ -18,12 +18,11 @@ from consumer.core.mapping import map_record
 from consumer.core.models import CapiEvent, SourceRecord
 from consumer.core.processing import Processor
 from consumer.core.validation import MAX_AGE_PHYSICAL_STORE_S, MAX_AGE_S
-from consumer.dlq_view import DlqEntry
+from consumer.dlq_view import MASK, DlqEntry
 from consumer.errors import DecodeError, RecordError
 
 __all__ = ["EventClock", "PayloadInspector", "mask_pii", "schema_id_of"]
 
-MASK = "***"
 # Sub-records and fields that hold customer data (schemas/*.avsc): masked by default.
 _PII_PARENTS = frozenset({"customer", "browser"})
 _PII_FIELDS = frozenset({"email", "phone", "first_name", "last_name", "client_ip", "user_agent"})

@@ -56,8 +56,21 @@ class DlqReader:
 
     def records(self) -> Iterator[SourceRecord]:
         """Every record from the start position to the end of each partition, then stop."""
-        self._consumer.assign(self._start_positions())
-        pending = {(tp.topic, tp.partition) for tp in self._partitions}
+        yield from self._read(self._start_positions(), {})
+
+    def handled(self) -> Iterator[SourceRecord]:
+        """Resuming: the records before the group's committed positions (earlier runs' work)."""
+        if not self._resume:
+            return
+        ends = {(tp.topic, tp.partition): tp.offset for tp in self._committed() if tp.offset > 0}
+        starts = [TopicPartition(t, p, OFFSET_BEGINNING) for t, p in ends]
+        if starts:
+            yield from self._read(starts, ends)
+
+    def _read(self, starts: list[TopicPartition], ends: Mapping[TP, int]) -> Iterator[SourceRecord]:
+        """Records from ``starts`` to each partition's end, or up to (before) its ``ends`` offset."""
+        self._consumer.assign(starts)
+        pending = {(tp.topic, tp.partition) for tp in starts}
         last_seen = time.monotonic()
         while pending and time.monotonic() - last_seen < self._idle_s:
             message = self._consumer.poll(_POLL_S)
@@ -65,10 +78,15 @@ class DlqReader:
                 continue
             last_seen = time.monotonic()
             error = message.error()
+            where = (message.topic() or "", message.partition() or 0)
             if error is None:
-                yield record_of(message)
+                end, offset = ends.get(where), message.offset() or 0
+                if end is None or offset < end:
+                    yield record_of(message)
+                if end is not None and offset + 1 >= end:
+                    pending.discard(where)
             elif error.code() == KafkaError._PARTITION_EOF:
-                pending.discard((message.topic() or "", message.partition() or 0))
+                pending.discard(where)
             elif error.fatal():
                 raise InfrastructureError(f"reading the DLQ failed: {error.str()}")
 
@@ -77,16 +95,21 @@ class DlqReader:
             return [
                 TopicPartition(tp.topic, tp.partition, OFFSET_BEGINNING) for tp in self._partitions
             ]
-        try:
-            committed = self._consumer.committed(self._partitions, timeout=10.0)
-        except KafkaException as exc:
-            raise InfrastructureError(f"cannot read replay progress: {exc.args[0].str()}") from exc
         return [
             TopicPartition(
                 tp.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING
             )
-            for tp in committed
+            for tp in self._committed()
         ]
+
+    def _committed(self) -> list[TopicPartition]:
+        try:
+            committed: list[TopicPartition] = self._consumer.committed(
+                self._partitions, timeout=10.0
+            )
+        except KafkaException as exc:
+            raise InfrastructureError(f"cannot read replay progress: {exc.args[0].str()}") from exc
+        return committed
 
     def commit(self, positions: Mapping[TP, int]) -> None:
         """Commit ``positions`` (the next offset to read per partition) synchronously."""

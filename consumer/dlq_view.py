@@ -15,7 +15,7 @@ from typing import Any
 from consumer.core.models import SourceRecord
 from consumer.dlq import HEADER_PREFIX
 from consumer.errors import ConfigError
-from consumer.reasons import describe
+from consumer.reasons import FAMILIES, REASONS, describe
 
 __all__ = [
     "AGE_BUCKETS",
@@ -33,6 +33,7 @@ AGE_BUCKETS: tuple[tuple[str, float], ...] = (
     ("1d-7d", 7 * 86_400.0),
     (">7d", float("inf")),
 )
+MASK = "***"  # as dlq_payload masks PII in the payload
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 
@@ -89,11 +90,36 @@ class DlqEntry:
     def position(self) -> str:
         return f"{self.record.topic}/{self.record.partition}/{self.record.offset}"
 
-    def summary(self) -> dict[str, Any]:
-        """Headers for ``dlq show``: ours decoded, the producer's by name only (values may be PII)."""
+    def source_position(self) -> str:
+        """The consumed record this letter is about (``capi.dlq.source_*``), else its own position.
+
+        A crash between the DLQ write and the offset commit re-delivers the source record, and
+        it is dead-lettered again: two letters, one source position.
+        """
+        meta = self.meta
+        parts = (meta.get("source_topic"), meta.get("source_partition"), meta.get("source_offset"))
+        if all(parts):
+            return "/".join(str(part) for part in parts)
+        return f"dlq:{self.position()}"
+
+    def attempt(self) -> tuple[str, int]:
+        """One delivery attempt of a source record: its position and how often it was replayed.
+
+        Letters with the same attempt are repeats (written again after a restart); a replay that
+        fails again is a new attempt (its replay count is one higher).
+        """
+        return self.source_position(), self.replay_count
+
+    def summary(self, *, reveal: bool = False) -> dict[str, Any]:
+        """Headers for ``dlq show``: ours decoded, the producer's by name only (values may be PII).
+
+        The Kafka key is masked like the payload (producers key by customer email or phone)
+        unless ``reveal``.
+        """
+        key = self.record.key
         return {
             "dlq": self.position(),
-            "key": (self.record.key or b"").decode(errors="replace"),
+            "key": None if key is None else key.decode(errors="replace") if reveal else MASK,
             **{f"capi.dlq.{key}": value for key, value in sorted(self.meta.items())},
             "producer_headers": [
                 k for k, _ in self.record.headers if not k.startswith(HEADER_PREFIX)
@@ -105,7 +131,10 @@ def parse_when(text: str, now: dt.datetime) -> dt.datetime:
     """``2h`` / ``30m`` / ``7d`` (that long before ``now``) or an ISO 8601 time; ConfigError else."""
     match = _DURATION.match(text.strip())
     if match:
-        return now - dt.timedelta(seconds=int(match[1]) * _UNIT_S[match[2]])
+        try:
+            return now - dt.timedelta(seconds=int(match[1]) * _UNIT_S[match[2]])
+        except OverflowError:
+            raise ConfigError(f"bad time filter {text!r}: an age beyond year 1") from None
     try:
         when = dt.datetime.fromisoformat(text)
     except ValueError:
@@ -129,6 +158,23 @@ class DlqFilter:
     source_topics: tuple[str, ...] = ()
     since: dt.datetime | None = None
     until: dt.datetime | None = None
+
+    def check(self) -> DlqFilter:
+        """This filter, or ConfigError when it can match nothing: an unknown reason, or a time
+        range that ends before it starts."""
+        for reason in self.reasons:
+            if reason not in REASONS and reason.removesuffix(".*") not in FAMILIES:
+                families = ", ".join(f"{family}.*" for family in FAMILIES)
+                raise ConfigError(
+                    f"unknown reason {reason!r}: give a reason from the runbook "
+                    f"(docs/operations.md) or a family ({families})"
+                )
+        if self.since is not None and self.until is not None and self.since > self.until:
+            raise ConfigError(
+                f"empty time range: --since {self.since.isoformat()} is after "
+                f"--until {self.until.isoformat()}"
+            )
+        return self
 
     def matches(self, entry: DlqEntry) -> bool:
         return (
@@ -172,16 +218,26 @@ class DlqFilter:
 
 @dataclass(slots=True)
 class DlqStats:
-    """Counts of matching DLQ records by reason, pixel, event name and age."""
+    """Counts of matching dead letters by reason, pixel, event name and age.
+
+    A source record counts once, by its first matching letter: letters written again for the
+    same source position are counted as repeats, not as more dead letters. ``repeats_restart``
+    are copies of the same attempt (a crash before the source offset was committed);
+    ``repeats_replay`` are replays of it that failed again.
+    """
 
     now: dt.datetime
-    total: int = 0
+    total: int = 0  # distinct source positions
+    records: int = 0  # matching DLQ records read
+    repeats_restart: int = 0
+    repeats_replay: int = 0
     by_reason: Counter[str] = field(default_factory=Counter)
     by_pixel: Counter[str] = field(default_factory=Counter)
     by_event_name: Counter[str] = field(default_factory=Counter)
     by_age: Counter[str] = field(default_factory=Counter)
     oldest: dt.datetime | None = None
     newest: dt.datetime | None = None
+    _attempts: dict[str, set[int]] = field(default_factory=dict, repr=False)
 
     def add_all(self, entries: Iterable[DlqEntry]) -> DlqStats:
         for entry in entries:
@@ -189,6 +245,20 @@ class DlqStats:
         return self
 
     def add(self, entry: DlqEntry) -> None:
+        self.records += 1
+        position, replays = entry.attempt()
+        seen = self._attempts.get(position)
+        if seen is not None:
+            if replays in seen:
+                self.repeats_restart += 1
+            else:
+                self.repeats_replay += 1
+                seen.add(replays)
+            return
+        self._attempts[position] = {replays}
+        self._count(entry)
+
+    def _count(self, entry: DlqEntry) -> None:
         self.total += 1
         self.by_reason[entry.reason] += 1
         self.by_pixel[entry.pixel_id] += 1
@@ -202,6 +272,10 @@ class DlqStats:
     def to_json(self) -> dict[str, Any]:
         return {
             "total": self.total,
+            "dlq_records": self.records,
+            "repeats": self.repeats_restart + self.repeats_replay,
+            "repeats_restart": self.repeats_restart,
+            "repeats_replay": self.repeats_replay,
             "oldest_failed_at": self.oldest.isoformat() if self.oldest else None,
             "newest_failed_at": self.newest.isoformat() if self.newest else None,
             "by_reason": dict(self.by_reason.most_common()),
@@ -223,7 +297,9 @@ def render_stats(stats: DlqStats) -> str:
     """A readable table: totals, then one block per dimension, reasons with the operator action."""
     data = stats.to_json()
     lines = [
-        f"DLQ records: {stats.total}",
+        f"dead letters: {stats.total} source record(s), each counted once",
+        f"DLQ records: {stats.records} ({stats.repeats_restart} repeat(s) written again after a "
+        f"restart, {stats.repeats_replay} failed again after a replay)",
         f"oldest failed_at: {data['oldest_failed_at'] or '-'}",
         f"newest failed_at: {data['newest_failed_at'] or '-'}",
     ]

@@ -17,25 +17,72 @@ Queued lines are delivered only when the client is served, so each client is ser
 the source and DLQ-reader consumers poll all the time; the DLQ and replay producers flush on every
 write (lines logged between two writes wait for the next one, or for ``close``); the admin
 helpers in :mod:`consumer.topics` poll once after each call.
+
+A command-line tool has no use for a stream of connection retries before its one-line error:
+inside :func:`collected` (the ``dlq`` commands) the lines are counted instead, and one
+``librdkafka.summary`` warning names how many there were and the first problem, if any was at
+warning level or above.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import structlog
 
 from consumer.credentials import is_secret_key
 
-__all__ = ["EVENT", "with_structlog"]
+__all__ = ["EVENT", "SUMMARY_EVENT", "collected", "with_structlog"]
 
 EVENT = "librdkafka.log"
+SUMMARY_EVENT = "librdkafka.summary"
+_MAX_MESSAGE = 300  # characters of the first problem kept for the summary line
 _REDACTED = "[redacted]"
 _LEVELS = frozenset({logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.CRITICAL})
 
 log = structlog.get_logger("consumer.librdkafka")
+
+
+class _Tally:
+    """librdkafka lines seen while collecting: counts by level and the first problem."""
+
+    def __init__(self) -> None:
+        self.levels: Counter[int] = Counter()
+        self.first_problem: str | None = None
+
+    def add(self, level: int, facility: str, message: str) -> None:
+        self.levels[level] += 1
+        if level >= logging.WARNING and self.first_problem is None:
+            self.first_problem = f"{facility}: {message}"[:_MAX_MESSAGE]
+
+    def summarize(self) -> None:
+        problems = sum(n for level, n in self.levels.items() if level >= logging.WARNING)
+        if problems:
+            log.warning(
+                SUMMARY_EVENT,
+                lines=sum(self.levels.values()),
+                problems=problems,
+                first=self.first_problem,
+            )
+
+
+_tally: _Tally | None = None  # set while a command collects (one command per process)
+
+
+@contextmanager
+def collected() -> Iterator[None]:
+    """Count librdkafka's lines instead of logging each; log one summary line at the end."""
+    global _tally  # the handler runs on librdkafka's callbacks: no other way in
+    _tally = tally = _Tally()
+    try:
+        yield
+    finally:
+        _tally = None
+        tally.summarize()
 
 
 def with_structlog(conf: Mapping[str, Any]) -> dict[str, Any]:
@@ -75,6 +122,9 @@ class _StructlogHandler(logging.Handler):
         for secret in self._secrets:
             message = message.replace(secret, _REDACTED)
         level = record.levelno if record.levelno in _LEVELS else logging.INFO
+        if _tally is not None:
+            _tally.add(level, facility, message)
+            return
         log.log(level, EVENT, facility=facility, client=client, message=message)
 
 

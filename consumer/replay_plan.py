@@ -17,13 +17,16 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from consumer.core.models import SourceRecord
 from consumer.dlq import HEADER_PREFIX, VALUE_OMITTED
 from consumer.dlq_payload import EventClock
 from consumer.dlq_view import DlqEntry
 
-__all__ = ["Decision", "decide", "replay_headers"]
+__all__ = ["REPEAT", "REPLAY_GROUP", "Decision", "decide", "replay_headers", "replayed_attempt"]
 
 _REPLAY_COUNT = HEADER_PREFIX + "replay_count"
+REPLAY_GROUP = HEADER_PREFIX + "replay_group"  # the progress group that wrote a replay
+REPEAT = "repeat"  # a second letter for an attempt already decided (``replay.ReplayJob``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +34,7 @@ class Decision:
     """``replay`` or not, with a short machine-readable ``why``."""
 
     replay: bool
-    why: str  # replay | unchecked | value_omitted | loop_guard | too_old
+    why: str  # replay | unchecked | value_omitted | loop_guard | too_old | repeat
 
 
 def decide(
@@ -49,10 +52,28 @@ def decide(
     return Decision(True, "replay")
 
 
-def replay_headers(entry: DlqEntry) -> list[tuple[str, bytes]]:
-    """The DLQ record's headers (the producer's and ours) with the replay count incremented.
+def replay_headers(entry: DlqEntry, group: str) -> list[tuple[str, bytes]]:
+    """The DLQ record's headers (the producer's and ours) with the replay count incremented and
+    the progress ``group`` that replays it.
 
     ``capi.dlq.source_topic`` stays, so the consumer picks the original topic's schema.
     """
-    kept = [(key, value or b"") for key, value in entry.record.headers if key != _REPLAY_COUNT]
-    return [*kept, (_REPLAY_COUNT, str(entry.replay_count + 1).encode())]
+    ours = (_REPLAY_COUNT, REPLAY_GROUP)
+    kept = [(key, value or b"") for key, value in entry.record.headers if key not in ours]
+    return [
+        *kept,
+        (_REPLAY_COUNT, str(entry.replay_count + 1).encode()),
+        (REPLAY_GROUP, group.encode()),
+    ]
+
+
+def replayed_attempt(record: SourceRecord, group: str) -> tuple[str, int] | None:
+    """The attempt (``DlqEntry.attempt``) a retry-topic record replays, if ``group`` wrote it.
+
+    A replay killed between producing and committing leaves such records past its committed
+    position; the resumed run skips their attempts as repeats.
+    """
+    if record.header(REPLAY_GROUP) != group.encode():
+        return None
+    position, replays = DlqEntry.of(record).attempt()
+    return position, replays - 1

@@ -490,13 +490,15 @@ def load_settings(path: Path | None, *, token_placeholder: str | None = None) ->
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(exc)}") from None
-    if data is None:
-        return {}
+    if data is None:  # an empty file is a mount or copy gone wrong, not "all defaults"
+        raise ConfigError(f"{path}: the file is empty (write {{}} for all defaults)")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping")
     return data

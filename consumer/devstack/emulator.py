@@ -35,6 +35,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from consumer.cli_errors import OneLineParser
 from consumer.devstack.emulator_args import add_emulator_arguments
 from consumer.devstack.emulator_client import EmbeddedEmulator, EmulatorClient
 from consumer.devstack.emulator_errors import (
@@ -382,7 +383,7 @@ async def _put_quality_token(request: web.Request) -> web.Response:
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Parse ``--port --host --pixels-json|--pixels-file --light --future-tolerance-s``."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="capi-emulator", description="Serve the CAPI emulator until SIGTERM/SIGINT."
     )
     add_emulator_arguments(parser)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from consumer.cli_errors import port_number
 from consumer.devstack.emulator_rules import DEFAULT_FUTURE_TOLERANCE_S
 
 __all__ = ["add_emulator_arguments"]
@@ -16,7 +17,7 @@ __all__ = ["add_emulator_arguments"]
 
 def add_emulator_arguments(parser: argparse.ArgumentParser) -> None:
     """``--port --host --pixels-json|--pixels-file --light --future-tolerance-s``."""
-    parser.add_argument("--port", type=int, default=0, help="TCP port (0: any free port)")
+    parser.add_argument("--port", type=port_number, default=0, help="TCP port (0: any free port)")
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to bind (0.0.0.0 in a container)"
     )

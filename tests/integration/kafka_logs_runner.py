@@ -68,7 +68,7 @@ def _reader(dead: str, topic: str, group: str) -> None:
 
 def _retry(dead: str, record: SourceRecord) -> None:
     conf = {"bootstrap.servers": dead, "client.id": "t-retry", "message.timeout.ms": _TIMEOUT_MS}
-    writer = RetryWriter(conf, "retry")
+    writer = RetryWriter(conf, "retry", "replay-group")
     writer.send(DlqEntry.of(record))
     with contextlib.suppress(InfrastructureError):
         writer.flush()

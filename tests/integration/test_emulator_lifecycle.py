@@ -86,7 +86,8 @@ class TestPixelsFile:
 
 
 def test_emulator_imports_no_consumer_logic() -> None:
-    """The emulator server loads only consumer.errors and the dev stack, never mapping/validation."""
+    """The emulator server loads only consumer.errors, the CLI's error rules and the dev stack,
+    never mapping/validation."""
     probe = (
         "import json, sys, consumer.devstack.emulator;"
         "print(json.dumps(sorted(m for m in sys.modules if m.startswith('consumer'))))"
@@ -96,6 +97,7 @@ def test_emulator_imports_no_consumer_logic() -> None:
     ).stdout
     loaded = json.loads(output)
 
-    allowed = {"consumer", "consumer.errors", "consumer.devstack"}
+    # cli_errors: one-line usage errors for every subcommand (imports consumer.errors only)
+    allowed = {"consumer", "consumer.errors", "consumer.cli_errors", "consumer.devstack"}
     assert [] == [m for m in loaded if m not in allowed and not m.startswith("consumer.devstack.")]
     assert "consumer.devstack.emulator" in loaded

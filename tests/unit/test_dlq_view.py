@@ -22,8 +22,14 @@ def entry(
     source: str = "orders",
     timestamp_ms: int | None = None,
     offset: int = 0,
+    source_offset: int | None = None,
+    replay_count: int = 0,
 ) -> DlqEntry:
     meta = {"reason": reason, "pixel_id": pixel, "event_name": event, "source_topic": source}
+    if source_offset is not None:
+        meta |= {"source_partition": "0", "source_offset": str(source_offset)}
+    if replay_count:
+        meta["replay_count"] = str(replay_count)
     if failed_at is not None:
         meta["failed_at"] = failed_at.isoformat()
     headers = (("producer", b"p"), *((f"capi.dlq.{k}", v.encode()) for k, v in meta.items()))
@@ -56,6 +62,16 @@ class TestEntry:
         summary = entry().summary()
 
         assert (["producer"], "orders.dlq/0/0") == (summary["producer_headers"], summary["dlq"])
+
+    def test_summary_masks_the_key_unless_revealed(self) -> None:
+        """The Kafka key is masked like the payload (producers key by customer email)."""
+        assert ("***", "k") == (entry().summary()["key"], entry().summary(reveal=True)["key"])
+
+    def test_attempt_is_the_source_position_and_replay_count(self) -> None:
+        """Two letters of one source record share a position; without source headers a letter is
+        its own position."""
+        assert ("orders/0/7", 1) == entry(source_offset=7, replay_count=1).attempt()
+        assert ("dlq:orders.dlq/0/3", 0) == entry(offset=3).attempt()
 
 
 class TestFilter:
@@ -115,6 +131,32 @@ class TestParseWhen:
         """Ages count back from now; naive ISO times are UTC."""
         assert expected == parse_when(text, NOW)
 
+    @pytest.mark.parametrize(
+        ("dlq_filter", "message"),
+        [
+            (DlqFilter(reasons=("nosuch",)), "unknown reason 'nosuch'"),
+            (DlqFilter(reasons=("decoder.*",)), "unknown reason 'decoder.*'"),
+            (DlqFilter(since=NOW, until=NOW - HOUR), "empty time range"),
+        ],
+    )
+    def test_check_rejects_filters_that_match_nothing(
+        self, dlq_filter: DlqFilter, message: str
+    ) -> None:
+        """An unknown reason or an inverted time range is a ConfigError, not an empty result."""
+        with pytest.raises(ConfigError, match=message):
+            dlq_filter.check()
+
+    def test_check_accepts_reasons_and_families(self) -> None:
+        """Every runbook reason, a family and a family pattern pass the check."""
+        wanted = DlqFilter(reasons=("auth", "invalid", "decode.*", "invalid.event_too_old"))
+
+        assert wanted == wanted.check()
+
+    def test_huge_age_is_a_config_error(self) -> None:
+        """An age beyond the calendar is a ConfigError, not an OverflowError."""
+        with pytest.raises(ConfigError, match="beyond year 1"):
+            parse_when("999999999999d", NOW)
+
     def test_bad_time_is_a_config_error(self) -> None:
         """An unreadable time filter is a one-line ConfigError naming the value."""
         with pytest.raises(ConfigError, match="yesterday"):
@@ -125,16 +167,20 @@ class TestStats:
     def test_counts_by_dimension_and_age(self) -> None:
         """Stats count by reason, pixel, event name and age bucket, with oldest and newest."""
         entries = [
-            entry(failed_at=NOW - 10 * dt.timedelta(minutes=1)),
-            entry(reason="rejected", pixel="2", failed_at=NOW - 5 * HOUR),
-            entry(reason="rejected", event="Lead", failed_at=NOW - dt.timedelta(days=9)),
-            entry(failed_at=None),
+            entry(failed_at=NOW - 10 * dt.timedelta(minutes=1), offset=0),
+            entry(reason="rejected", pixel="2", failed_at=NOW - 5 * HOUR, offset=1),
+            entry(reason="rejected", event="Lead", failed_at=NOW - dt.timedelta(days=9), offset=2),
+            entry(failed_at=None, offset=3),
         ]
 
         stats = DlqStats(NOW).add_all(entries).to_json()
 
         assert {
             "total": 4,
+            "dlq_records": 4,
+            "repeats": 0,
+            "repeats_restart": 0,
+            "repeats_replay": 0,
             "oldest_failed_at": (NOW - dt.timedelta(days=9)).isoformat(),
             "newest_failed_at": (NOW - 10 * dt.timedelta(minutes=1)).isoformat(),
             "by_reason": {"rejected": 2, "auth": 2},
@@ -143,9 +189,32 @@ class TestStats:
             "by_age": {"<1h": 1, "1h-24h": 1, ">7d": 1, "unknown": 1},
         } == stats
 
+    def test_a_source_position_counts_once(self) -> None:
+        """Letters written again after a restart, or by a replay that failed again, are repeats:
+        each source position counts once, by its first letter."""
+        entries = [
+            entry(source_offset=5, offset=0),
+            entry(source_offset=6, offset=1, reason="rejected"),
+            entry(source_offset=5, offset=2),  # the consumer crashed before committing 5 and 6
+            entry(source_offset=6, offset=3, reason="rejected"),
+            entry(source_offset=5, offset=4, replay_count=1),  # replayed, failed again
+        ]
+
+        stats = DlqStats(NOW).add_all(entries).to_json()
+
+        assert (2, 5, 3, 2, 1, {"auth": 1, "rejected": 1}) == (
+            stats["total"],
+            stats["dlq_records"],
+            stats["repeats"],
+            stats["repeats_restart"],
+            stats["repeats_replay"],
+            stats["by_reason"],
+        )
+
     def test_table_shows_actions_for_reasons(self) -> None:
         """The readable table names each reason with what to do about it."""
         text = render_stats(DlqStats(NOW).add_all([entry()]))
 
-        assert "DLQ records: 1" in text
+        assert "dead letters: 1 source record(s)" in text
+        assert "DLQ records: 1 (0 repeat(s)" in text
         assert "Fix the pixel's access token" in text

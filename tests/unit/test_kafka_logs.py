@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import structlog
 
-from consumer.kafka_logs import EVENT, with_structlog
+from consumer.kafka_logs import EVENT, SUMMARY_EVENT, collected, with_structlog
 
 _FORMAT = "%s [%s] %s"  # what confluent-kafka's log_cb passes to logger.log
 
@@ -93,3 +93,33 @@ class TestWithStructlog:
         assert [("warning", "", "plain text")] == [
             (e["log_level"], e["facility"], e["message"]) for e in events
         ]
+
+
+class TestCollected:
+    def test_lines_become_one_summary(self) -> None:
+        """Inside ``collected`` no line is logged; one warning counts them and names the first problem."""
+        logger = with_structlog({})["logger"]
+        with structlog.testing.capture_logs() as events, collected():
+            logger.log(logging.INFO, _FORMAT, "INIT", "c#admin-1", "starting")
+            for _ in range(195):
+                logger.log(logging.ERROR, _FORMAT, "FAIL", "c#admin-1", "Connection refused")
+
+        assert [
+            {
+                "event": SUMMARY_EVENT,
+                "log_level": "warning",
+                "lines": 196,
+                "problems": 195,
+                "first": "FAIL: Connection refused",
+            }
+        ] == events
+
+    def test_no_summary_without_problems(self) -> None:
+        """Info and debug lines alone leave no trace; after the block lines are logged again."""
+        logger = with_structlog({})["logger"]
+        with structlog.testing.capture_logs() as events:
+            with collected():
+                logger.log(logging.INFO, _FORMAT, "INIT", "c#admin-1", "starting")
+            logger.log(logging.WARNING, _FORMAT, "X", "c#admin-1", "after")
+
+        assert [EVENT] == [event["event"] for event in events]

@@ -10,7 +10,7 @@ from consumer.core.models import Failure, SourceRecord
 from consumer.dlq import DeadLetter, dlq_headers, origin_of, replay_count
 from consumer.dlq_payload import EventClock, mask_pii
 from consumer.dlq_view import DlqEntry
-from consumer.replay_plan import Decision, decide, replay_headers
+from consumer.replay_plan import Decision, decide, replay_headers, replayed_attempt
 from tests.fixtures.factories import NOW, make_order
 
 DAY = 86_400
@@ -65,8 +65,9 @@ class TestDecide:
 
 class TestReplayHeaders:
     def test_replay_count_incremented_and_source_kept(self) -> None:
-        """The retry record keeps every header (source topic included) with the count plus one."""
-        headers = replay_headers(dlq_entry(replays=1))
+        """The retry record keeps every header (source topic included) with the count plus one,
+        and names the progress group that replayed it."""
+        headers = replay_headers(dlq_entry(replays=1), "g-1")
 
         assert [
             ("trace", b"t"),
@@ -75,11 +76,24 @@ class TestReplayHeaders:
             ("capi.dlq.source_partition", b"2"),
             ("capi.dlq.source_offset", b"40"),
             ("capi.dlq.replay_count", b"2"),
+            ("capi.dlq.replay_group", b"g-1"),
         ] == headers
+
+    def test_replayed_attempt_of_the_groups_own_replays(self) -> None:
+        """A retry record names the attempt it replays, for the group that wrote it only."""
+        entry = dlq_entry(replays=1)
+        retried = SourceRecord("capi.retry", 0, 9, b"k", b"v", tuple(replay_headers(entry, "g-1")))
+
+        assert (entry.attempt(), None) == (
+            replayed_attempt(retried, "g-1"),
+            replayed_attempt(retried, "g-2"),
+        )
 
     def test_failing_again_keeps_origin_and_count(self) -> None:
         """A replayed record that fails again names its original source, the retry hop and its count."""
-        retried = SourceRecord("capi.retry", 0, 9, b"k", b"v", tuple(replay_headers(dlq_entry())))
+        retried = SourceRecord(
+            "capi.retry", 0, 9, b"k", b"v", tuple(replay_headers(dlq_entry(), "g"))
+        )
 
         added = dict(dlq_headers(DeadLetter(retried, Failure("auth", "send", "no")), NOW))
 
