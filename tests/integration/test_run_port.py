@@ -27,7 +27,7 @@ kafka:
   topics: {{orders: {{event_type: order}}}}
 schema_registry: {{url: "http://127.0.0.1:1"}}
 pixels: {{"{PIXEL}": {{}}}}
-dedup: {{backend: memory}}
+dedup: {{backend: embedded, path: "{tmp_path / "dedup"}"}}
 observability: {{port: {port}, log_format: json}}
 """
     )
