@@ -289,8 +289,11 @@ class BatchSettings(_Frozen):
 
 
 class DeliverySettings(_Frozen):
-    max_concurrent_requests: int = Field(8, ge=1)
-    max_concurrent_per_pixel: int = Field(4, ge=1)
+    # Requests in flight: all pixels together, and one pixel's cap. Each pixel starts at
+    # initial_concurrent_per_pixel and adapts between 1 and its cap (consumer/core/limits.py).
+    max_concurrent_requests: int = Field(64, ge=1)
+    max_concurrent_per_pixel: int = Field(32, ge=1)
+    initial_concurrent_per_pixel: int = Field(4, ge=1)
     max_in_flight_events: int = Field(20_000, ge=1)
     max_in_flight_bytes: int = Field(64_000_000, ge=1)
     low_water_ratio: float = Field(0.5, gt=0, lt=1)
