@@ -66,15 +66,14 @@ class _Run(Generic[T]):
         self._on_part = on_part
 
     async def settle(self, part: DeliveryReport[T]) -> _Settled:
-        self.report.sent.extend(part.sent)
-        self.report.failed.extend(part.failed)
+        self.report.merge(part)
         if self._on_part is not None:
             await self._on_part(part)
         return _Settled.FAILED if part.failed else _Settled.SENT
 
 
 class Deliverer(Generic[T]):
-    """Sends batches with a global and a per-pixel concurrency limit."""
+    """Sends batches under a global limit and an adaptive per-pixel one (``core/limits.py``)."""
 
     def __init__(
         self,
@@ -190,8 +189,9 @@ class Deliverer(Generic[T]):
         Binary splitting that skips inferred answers: send the first half. Acknowledged: the
         rejected event is in the second half, which is split without being sent. Rejected: the
         first half is searched while the second half, now of unknown state, is delivered
-        concurrently. An event is dead-lettered when it alone is left of a rejected part. This
-        assumes Meta judges each event on its own (capi.md §5: one invalid event rejects its batch).
+        concurrently. An event is dead-lettered when it is all that is left of a part known to
+        hold a rejected event. This assumes Meta judges each event on its own (capi.md §5: one
+        invalid event rejects its batch). Bound and measurements: tests/component/test_isolation.py.
         """
         while len(bad) > 1:
             first, second = bad.split()
