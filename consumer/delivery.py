@@ -66,7 +66,8 @@ class _Run(Generic[T]):
         self._on_part = on_part
 
     async def settle(self, part: DeliveryReport[T]) -> _Settled:
-        self.report.merge(part)
+        self.report.sent.extend(part.sent)  # requests are counted as they are made, not here
+        self.report.failed.extend(part.failed)
         if self._on_part is not None:
             await self._on_part(part)
         return _Settled.FAILED if part.failed else _Settled.SENT

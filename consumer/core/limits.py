@@ -11,8 +11,10 @@ configured caps):
   step. When latency rises with load, the gradient (slow / fast) falls below 1 and the limit
   shrinks with it. The limit grows only while the pixel uses at least half of it, so an idle
   pixel does not build up a limit it never tested.
-- **Throttling** (Graph codes 4, 17, 32, 613, 80000-80014 ...): the limit halves and the pixel
-  waits out a backoff before its next request (multiplicative decrease).
+- **Throttling** (Graph codes 4, 17, 32, 613, 80000-80014 ...): the limit halves, the pixel
+  waits out a backoff before its next request (multiplicative decrease), and the halved limit
+  becomes a threshold (TCP's ssthresh): above it the limit grows by only ``1/limit`` per success
+  (about one request per round), since Meta said where its patience ends.
 - **Auth or permission failure**: the pixel is held for a cool-down; its batches are
   dead-lettered without hammering Meta, and the first batch after the cool-down probes again.
 """
@@ -41,6 +43,7 @@ class PixelLimit:
     throttles: int = 0
     rtt_fast: float = 0.0
     rtt_slow: float = 0.0
+    threshold: float = math.inf  # set by throttling: slower growth above it
 
     def __post_init__(self) -> None:
         if self.limit <= 0:
@@ -65,10 +68,14 @@ class PixelLimit:
         gradient = max(_MIN_GRADIENT, min(1.0, _TOLERANCE * self.rtt_slow / self.rtt_fast))
         if gradient >= 1.0 and in_flight is not None and in_flight * 2 < self.limit:
             return  # not using its limit: nothing learned about a higher one
+        if self.limit >= self.threshold and gradient >= 1.0:
+            self._move_to(self.limit + 1.0 / self.limit, smoothing=1.0)
+            return
         self._move_to(self.limit * gradient + math.sqrt(self.limit), smoothing=_SMOOTHING)
 
     def on_throttle(self, now: float, backoff_s: float) -> None:
         self.limit = max(1.0, self.limit / 2.0)
+        self.threshold = self.limit
         self.throttles += 1
         self.throttled_until = max(self.throttled_until, now + backoff_s)
 

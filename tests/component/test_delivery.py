@@ -177,7 +177,7 @@ class TestAdaptive:
         assert (2, 1) == (len(report.sent), stats.retries)
 
     async def test_throttle_lowers_pixel_concurrency(self, emulator: EmulatorClient) -> None:
-        """Two throttles take the pixel from 4 to 1 request in flight; the success starts to grow it."""
+        """Two throttles take the pixel from 4 to 1 request in flight; the success adds one back."""
         emulator.inject("throttle", PIXEL_PLAIN, count=2, code=17)
         deliverer, sender, stats = _deliverer(emulator.base_url)
         try:
@@ -185,12 +185,10 @@ class TestAdaptive:
         finally:
             await sender.close()
 
-        limit = deliverer.pixel_limit(PIXEL_PLAIN)
-        assert (2, 1, {"17/2446079": 2}, True) == (
+        assert (2, 2, {"17/2446079": 2}) == (
             len(report.sent),
-            limit.allowed,
+            deliverer.pixel_limit(PIXEL_PLAIN).allowed,
             dict(stats.throttles),
-            1.0 < limit.limit < 2.0,
         )
 
     async def test_throttled_pixel_does_not_block_others(self, emulator: EmulatorClient) -> None:

@@ -81,3 +81,14 @@ def test_rising_latency_shrinks() -> None:
         limit.on_success(2.0, in_flight=limit.allowed)
 
     assert (True, True) == (grown > 16, limit.allowed < grown // 2)
+
+
+def test_throttle_slows_later_growth() -> None:
+    """After a throttle, growth above the halved limit is additive: ~1 per round of requests."""
+    limit = PixelLimit(maximum=32, initial=32)
+    limit.on_throttle(now=0.0, backoff_s=0.0)
+
+    for _ in range(32):  # about two rounds of 16 requests, at a steady latency
+        limit.on_success(0.4, in_flight=limit.allowed)
+
+    assert (16.0, 17) == (limit.threshold, limit.allowed)
