@@ -33,6 +33,8 @@ T = TypeVar("T")
 log = structlog.get_logger("consumer.delivery")
 # Batches of a pixel in auth cool-down fail without a request (DESIGN.md §5: stop hammering).
 _COOLDOWN = GraphVerdict(Kind.AUTH, message="pixel in auth cool-down after an auth failure")
+# Answers that feed the adaptive limit: a rejection tells as much about Meta's pace as an ack.
+_JUDGED = frozenset({Kind.OK, Kind.INVALID})
 
 
 class Poster(Protocol):
@@ -227,7 +229,7 @@ class Deliverer(Generic[T]):
             async with self._global:
                 sent_at = self._clock()
                 verdict = await self._poster.post(batch)
-            if verdict.kind is Kind.OK:
+            if verdict.kind in _JUDGED:  # Meta answered in time and judged the payload
                 gate.limit.on_success(self._clock() - sent_at, gate.in_flight)
         finally:
             gate.release()
