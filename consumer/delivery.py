@@ -178,6 +178,7 @@ class Deliverer(Generic[T]):
             if verdict.kind is Kind.THROTTLE:
                 limit.on_throttle(self._clock(), delay)
                 self._stats.throttles[verdict.reason_code] += 1
+                self._stats.pixel_limits[batch.pixel_id] = limit.allowed
             if not self._backoff.allows(started, self._clock(), delay):
                 return await run.settle(_fail_all(batch, "retries_exhausted", verdict, attempt))
             self._stats.retries += 1
@@ -233,6 +234,7 @@ class Deliverer(Generic[T]):
                 gate.limit.on_success(self._clock() - sent_at, gate.in_flight)
         finally:
             gate.release()
+            self._stats.pixel_limits[batch.pixel_id] = gate.limit.allowed
         self._stats.requests[verdict.kind.value] += 1
         _log_warnings(batch, verdict)
         if verdict.kind is not Kind.OK:

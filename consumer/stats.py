@@ -46,6 +46,7 @@ class RunStats:
     request_errors: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, code)
     emq: dict[tuple[str, str], EmqSummary] = field(default_factory=dict)  # (pixel, event_name)
     user_data_dropped: Counter[tuple[str, str]] = field(default_factory=Counter)  # (field, reason)
+    pixel_limits: dict[str, int] = field(default_factory=dict)  # requests in flight allowed now
 
     @property
     def settled(self) -> int:
