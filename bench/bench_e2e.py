@@ -7,6 +7,11 @@ runs with 1M records waiting). The bare loop reads all N; the consumer runs as i
 Then the same again with several consumer processes in one group (``BENCH_E2E_REPLICAS``,
 default ``1,2``; each run a new group reading the topic from the start, a fresh emulator), to show
 how the rate scales with replicas on this machine's cores.
+
+Two more rows, same run: the rate with the emulator answering one pixel's requests at Meta's
+pace (log-normal latency, p50 300 ms / p99 1.5 s; a topic of that pixel's orders) as a ratio of
+the zero-latency rate; and the consumer's peak RSS with the emulator stalled (no answers at all)
+and the 1M records waiting.
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ RECORDS = int(os.environ.get("BENCH_E2E_RECORDS", "1000000"))
 MEASURE = min(RECORDS, int(os.environ.get("BENCH_E2E_MEASURE", "150000")))
 REPLICAS = [int(n) for n in os.environ.get("BENCH_E2E_REPLICAS", "1,2").split(",")]
 TOPIC = "bench-orders"
+ONE_PIXEL_TOPIC = "bench-orders-one-pixel"
+LATENCY = {"p50_ms": 300, "p99_ms": 1500}  # Meta answers in roughly 0.1-2 s (capi.md §1.4)
+STALL_S = float(os.environ.get("BENCH_E2E_STALL_S", "30"))  # how long the stalled run is sampled
 
 
 def run() -> None:
@@ -52,6 +60,8 @@ def run() -> None:
                 results[replicas] = _e2e_rate(
                     bootstrap, registry_url, emulator, tokens, broker.pid, replicas
                 )
+        latency = _latency_rate(bootstrap, registry_url, tokens, broker.pid)
+        stalled_mb = _stalled_peak_mb(bootstrap, registry_url, tokens)
     print(f"   bare confluent-kafka consume loop: {raw:,.0f} records/s")
     first, result = next(iter(results.items()))
     print(
@@ -69,6 +79,55 @@ def run() -> None:
             f"events/s = {scaled.rate / raw:.1%} of raw, {scaled.rate / result.rate:.2f}x one "
             f"consumer; peak RSS per consumer {scaled.peak_mb:.0f} MB"
         )
+    _print_latency_and_stall(result, latency, stalled_mb)
+
+
+def _print_latency_and_stall(zero: E2eResult, latency: E2eResult, stalled_mb: float) -> None:
+    """The two pace rows, ending with ``latency ratio`` and ``stalled peak RSS`` lines."""
+    print(
+        f"   end to end, one pixel, emulator at p50 {LATENCY['p50_ms']} ms / p99 "
+        f"{LATENCY['p99_ms']} ms: {latency.rate:,.0f} events/s beside {zero.rate:,.0f} events/s "
+        f"with no latency; peak RSS {latency.peak_mb:.0f} MB"
+    )
+    print(f"   emulator stalled, {RECORDS:,} records waiting: peak RSS over {STALL_S:.0f}s")
+    print(f"latency ratio: {latency.rate / zero.rate:.2f}")
+    print(f"stalled peak RSS: {stalled_mb:.0f} MB")
+
+
+def _latency_rate(
+    bootstrap: str, registry_url: str, tokens: dict[str, str], broker_pid: int | None
+) -> E2eResult:
+    """One pixel's orders through the consumer while the emulator answers at Meta's pace."""
+    pixel = DEMO_PIXELS[0]
+    create_topics(bootstrap, {ONE_PIXEL_TOPIC: 4})
+    produce_bulk_orders(
+        bootstrap, registry_url, ONE_PIXEL_TOPIC, MEASURE + MEASURE // 5, pixels=(pixel,)
+    )
+    with EmbeddedEmulator(
+        {p: {"access_token": t} for p, t in tokens.items()}, light=True
+    ) as emulator:
+        emulator.client.inject("latency_dist", pixel, count=-1, **LATENCY)
+        return _e2e_rate(
+            bootstrap, registry_url, emulator, tokens, broker_pid, 1, topic=ONE_PIXEL_TOPIC
+        )
+
+
+def _stalled_peak_mb(bootstrap: str, registry_url: str, tokens: dict[str, str]) -> float:
+    """The consumer's peak RSS while the emulator holds every request, 1M records waiting."""
+    with EmbeddedEmulator(
+        {p: {"access_token": t} for p, t in tokens.items()}, light=True
+    ) as emulator:
+        emulator.client.inject("stall", "*", count=-1)
+        processes, _folder = _start_consumers(bootstrap, registry_url, emulator, tokens, 1, TOPIC)
+        peak, deadline = 0.0, time.monotonic() + STALL_S
+        try:
+            while time.monotonic() < deadline:
+                peak = max(peak, _rss_mb(processes[0].pid))
+                time.sleep(0.2)
+        finally:
+            emulator.client.clear_faults()  # release the held requests so shutdown is quick
+            _stop(processes)
+    return peak
 
 
 def _raw_consume_rate(bootstrap: str) -> float:
@@ -107,13 +166,37 @@ def _e2e_rate(
     tokens: dict[str, str],
     broker_pid: int | None,
     replicas: int,
+    *,
+    topic: str = TOPIC,
 ) -> E2eResult:
+    processes, _folder = _start_consumers(
+        bootstrap, registry_url, emulator, tokens, replicas, topic
+    )
+    pids = {
+        "consumer" if replicas == 1 else f"consumer-{i}": p.pid for i, p in enumerate(processes)
+    }
+    pids.update({"emulator": emulator.pid, "broker": broker_pid})
+    try:
+        return _measure({name: pid for name, pid in pids.items() if pid is not None}, emulator)
+    finally:
+        _stop(processes)
+
+
+def _start_consumers(
+    bootstrap: str,
+    registry_url: str,
+    emulator: EmbeddedEmulator,
+    tokens: dict[str, str],
+    replicas: int,
+    topic: str,
+) -> tuple[list[subprocess.Popen[bytes]], Path]:
+    """``replicas`` consumer processes in a new group reading ``topic`` from the start."""
     folder = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
     config = {
         "kafka": {
             "bootstrap_servers": bootstrap,
             "group_id": f"bench-{secrets.token_hex(4)}",
-            "topics": {TOPIC: {"event_type": "order"}},
+            "topics": {topic: {"event_type": "order", "dlq_topic": TOPIC + ".dlq"}},
             "retry_topic": "bench-retry",
             "consumer": {k.replace(".", "_"): v for k, v in client_overrides().items()},
         },
@@ -134,17 +217,14 @@ def _e2e_rate(
         processes.append(
             subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         )
-    pids = {
-        "consumer" if replicas == 1 else f"consumer-{i}": p.pid for i, p in enumerate(processes)
-    }
-    pids.update({"emulator": emulator.pid, "broker": broker_pid})
-    try:
-        return _measure({name: pid for name, pid in pids.items() if pid is not None}, emulator)
-    finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            process.wait(60)
+    return processes, folder
+
+
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    for process in processes:
+        process.wait(60)
 
 
 def _measure(pids: dict[str, int], emulator: EmbeddedEmulator) -> E2eResult:

@@ -1,15 +1,18 @@
-"""Deliver one batch: bounded concurrency, retries with backoff, bisecting rejected batches.
+"""Deliver one batch: adaptive concurrency, retries with backoff, isolating rejected events.
 
 Outcomes per event: sent (Meta acknowledged it) or a Failure with a reason:
 ``retries_exhausted`` (transient errors past the batch deadline), ``auth`` (token or
-permission), ``rejected`` (Meta rejected the event itself; found by bisecting the batch).
-A refused Graph API version is neither: the pixel is held and its batches wait (see
+permission), ``rejected`` (Meta rejected the event itself; isolated by splitting the batch),
+``request_rejected`` (Meta rejected the request for a reason that names no event; not split).
+Each part of a batch is handed to the caller as soon as it settles (``deliver(on_part=...)``).
+A refused Graph API version is none of these: the pixel is held and its batches wait (see
 ``_hold_for_version``) until Meta accepts the version again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -19,7 +22,7 @@ from typing import Generic, Protocol, TypeVar
 import structlog
 
 from consumer.core.batching import Batch
-from consumer.core.graph_errors import GraphVerdict, Kind
+from consumer.core.graph_errors import GraphVerdict, Kind, rejects_request
 from consumer.core.limits import PixelLimit
 from consumer.core.models import CapiEvent, Failure
 from consumer.core.retry import Backoff
@@ -33,6 +36,8 @@ T = TypeVar("T")
 log = structlog.get_logger("consumer.delivery")
 # Batches of a pixel in auth cool-down fail without a request (DESIGN.md §5: stop hammering).
 _COOLDOWN = GraphVerdict(Kind.AUTH, message="pixel in auth cool-down after an auth failure")
+# Answers that feed the adaptive limit: a rejection tells as much about Meta's pace as an ack.
+_JUDGED = frozenset({Kind.OK, Kind.INVALID})
 
 
 class Poster(Protocol):
@@ -51,8 +56,30 @@ class DeliveryReport(Generic[T]):
         self.requests += other.requests
 
 
+class _Settled(enum.Enum):
+    """How ``_attempt`` settled a part: Meta acknowledged it, or it failed for good."""
+
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class _Run(Generic[T]):
+    """One batch's delivery: its report so far, and the caller's hook for each settled part."""
+
+    def __init__(self, on_part: Callable[[DeliveryReport[T]], Awaitable[None]] | None) -> None:
+        self.report: DeliveryReport[T] = DeliveryReport()
+        self._on_part = on_part
+
+    async def settle(self, part: DeliveryReport[T]) -> _Settled:
+        self.report.sent.extend(part.sent)  # requests are counted as they are made, not here
+        self.report.failed.extend(part.failed)
+        if self._on_part is not None:
+            await self._on_part(part)
+        return _Settled.FAILED if part.failed else _Settled.SENT
+
+
 class Deliverer(Generic[T]):
-    """Sends batches with a global and a per-pixel concurrency limit."""
+    """Sends batches under a global limit and an adaptive per-pixel one (``core/limits.py``)."""
 
     def __init__(
         self,
@@ -81,10 +108,19 @@ class Deliverer(Generic[T]):
         self._rng = rng or random.Random()
         self._sleep = sleep
 
-    async def deliver(self, batch: Batch[T]) -> DeliveryReport[T]:
-        """Deliver ``batch``; one canonical log line per batch."""
+    async def deliver(
+        self, batch: Batch[T], on_part: Callable[[DeliveryReport[T]], Awaitable[None]] | None = None
+    ) -> DeliveryReport[T]:
+        """Deliver ``batch``; one canonical log line per batch.
+
+        ``on_part`` is awaited with each part of the batch as soon as that part is settled (Meta
+        acknowledged it, or it failed for good), whatever happens to the rest of the batch: a
+        rejected batch is split, and its acknowledged parts must not wait for the search.
+        """
         started = self._clock()
-        report = await self._deliver(batch)
+        run = _Run(on_part)
+        await self._deliver(batch, started, run)
+        report = run.report
         elapsed = self._clock() - started
         if self._on_batch is not None:
             self._on_batch(batch.pixel_id, elapsed)
@@ -110,30 +146,43 @@ class Deliverer(Generic[T]):
         """Pixels held because Meta refuses their Graph API version, with Meta's last answer."""
         return dict(self._version_refused)
 
-    async def _deliver(self, batch: Batch[T], started: float | None = None) -> DeliveryReport[T]:
-        """Send ``batch`` until it settles; ``started`` is when its deadline began (bisected halves
-        keep their parent's)."""
-        started, attempt = self._clock() if started is None else started, 0
+    async def _deliver(self, batch: Batch[T], started: float, run: _Run[T]) -> None:
+        """Send ``batch`` until it settles; if Meta rejects an event in it, isolate the event."""
+        rejected = await self._attempt(batch, started, run)
+        if isinstance(rejected, GraphVerdict):
+            await self._isolate(batch, rejected, started, run)
+
+    async def _attempt(
+        self, batch: Batch[T], started: float, run: _Run[T]
+    ) -> GraphVerdict | _Settled:
+        """Send ``batch`` (retrying) within the deadline that began at ``started``.
+
+        Settles it and says how (``_Settled``), or returns the verdict of a rejection that may
+        be about some of its events (left unsettled, for the caller to split).
+        """
+        attempt = 0
         limit = self._gate(batch.pixel_id).limit
         while True:
             if limit.in_auth_cooldown(self._clock()):
                 auth_hold(batch.pixel_id, len(batch), limit.auth_failed_until - self._clock())
-                return _fail_all(batch, "auth", _COOLDOWN, attempt)
+                return await run.settle(_fail_all(batch, "auth", _COOLDOWN, attempt))
             if limit.version_held(self._clock()):
                 await self._sleep(limit.version_hold_s(self._clock()))
                 started = self._clock()  # waiting out a hold does not eat the retry deadline
                 continue
             verdict = await self._post(batch)
             attempt += 1
+            run.report.requests += 1
             if verdict.kind is Kind.OK and verdict.events_received == len(batch):
-                limit.on_success()
                 self._version_accepted(batch.pixel_id)
-                return DeliveryReport(sent=list(batch.tokens), requests=attempt)
+                return await run.settle(DeliveryReport(sent=list(batch.tokens)))
             if verdict.kind is Kind.VERSION:
                 self._hold_for_version(batch.pixel_id, verdict, limit)
                 continue
             if verdict.kind is Kind.INVALID:
-                return await self._bisect(batch, verdict, attempt, started)
+                if not rejects_request(verdict):
+                    return verdict
+                return await run.settle(_fail_all(batch, "request_rejected", verdict, attempt))
             if verdict.kind is Kind.AUTH:
                 limit.on_auth_failure(self._clock(), self._settings.auth_cooldown_s)
                 log.error(
@@ -143,13 +192,14 @@ class Deliverer(Generic[T]):
                     cooldown_s=self._settings.auth_cooldown_s,
                     fbtrace_id=verdict.fbtrace_id,
                 )
-                return _fail_all(batch, "auth", verdict, attempt)
+                return await run.settle(_fail_all(batch, "auth", verdict, attempt))
             delay = self._backoff.delay(attempt - 1, self._rng)
             if verdict.kind is Kind.THROTTLE:
                 limit.on_throttle(self._clock(), delay)
                 self._stats.throttles[verdict.reason_code] += 1
+                self._stats.pixel_limits[batch.pixel_id] = limit.allowed
             if not self._backoff.allows(started, self._clock(), delay):
-                return _fail_all(batch, "retries_exhausted", verdict, attempt)
+                return await run.settle(_fail_all(batch, "retries_exhausted", verdict, attempt))
             self._stats.retries += 1
             self._stats.retries_by_code[verdict.reason_code] += 1
             retrying(batch.pixel_id, verdict, attempt, delay, limit.allowed)
@@ -181,21 +231,41 @@ class Deliverer(Generic[T]):
         if self._version_refused.pop(pixel_id, None) is not None:
             log.info("pixel.version_accepted", pixel_id=pixel_id)
 
-    async def _bisect(
-        self, batch: Batch[T], verdict: GraphVerdict, attempts: int, started: float
-    ) -> DeliveryReport[T]:
-        """Meta rejects a whole batch for one bad event: split until the bad ones are alone."""
-        if len(batch) == 1:
-            return _fail_all(batch, "rejected", verdict, attempts)
-        report: DeliveryReport[T] = DeliveryReport(requests=attempts)
-        for half in batch.split():
-            report.merge(await self._deliver(half, started))
-        return report
+    async def _isolate(
+        self, bad: Batch[T], verdict: GraphVerdict, started: float, run: _Run[T]
+    ) -> None:
+        """``bad`` holds at least one event Meta rejects: find each, settling the rest meanwhile.
+
+        Binary splitting that skips inferred answers: send the first half. Acknowledged: the
+        rejected event is in the second half, which is split without being sent. Rejected: the
+        first half is searched while the second half, now of unknown state, is delivered
+        concurrently. An event is dead-lettered when it is all that is left of a part known to
+        hold a rejected event. This assumes Meta judges each event on its own (capi.md §5: one
+        invalid event rejects its batch). Bound and measurements: tests/component/test_isolation.py.
+        """
+        while len(bad) > 1:
+            first, second = bad.split()
+            answer = await self._attempt(first, started, run)
+            if answer is _Settled.SENT:
+                bad = second
+            elif isinstance(answer, GraphVerdict):
+                await asyncio.gather(
+                    self._isolate(first, answer, started, run),
+                    self._deliver(second, started, run),
+                )
+                return
+            else:  # failed for another reason: nothing is known about the second half
+                await self._deliver(second, started, run)
+                return
+        await run.settle(_fail_all(bad, "rejected", verdict, 1))
 
     def _gate(self, pixel_id: str) -> _PixelGate:
         gate = self._gates.get(pixel_id)
         if gate is None:
-            limit = PixelLimit(self._settings.max_concurrent_per_pixel)
+            settings = self._settings
+            limit = PixelLimit(
+                settings.max_concurrent_per_pixel, initial=settings.initial_concurrent_per_pixel
+            )
             gate = self._gates[pixel_id] = _PixelGate(limit)
         return gate
 
@@ -204,10 +274,14 @@ class Deliverer(Generic[T]):
         await gate.acquire(self._clock, self._sleep)
         try:
             async with self._global:
+                sent_at = self._clock()
                 with request_watch(batch.pixel_id, len(batch)):
                     verdict = await self._poster.post(batch)
+            if verdict.kind in _JUDGED:  # Meta answered in time and judged the payload
+                gate.limit.on_success(self._clock() - sent_at, gate.in_flight)
         finally:
             gate.release()
+            self._stats.pixel_limits[batch.pixel_id] = gate.limit.allowed
         self._stats.requests[verdict.kind.value] += 1
         _log_warnings(batch, verdict)
         if verdict.kind is not Kind.OK:

@@ -187,6 +187,14 @@ class RunStatsCollector(Collector):
             for labels, count in _labelled(spec.read(self._stats)):
                 family.add_metric(labels, count)
             yield family
+        limits = GaugeMetricFamily(
+            "capi_pixel_concurrency_limit",
+            "Requests one pixel may have in flight now (adaptive, core/limits.py).",
+            labels=("pixel_id",),
+        )
+        for pixel_id, allowed in sorted(self._stats.pixel_limits.items()):
+            limits.add_metric([pixel_id], allowed)
+        yield limits
 
 
 class StateCollector(Collector):

@@ -7,7 +7,8 @@ thread); everything else here is loop-owned state. Guarantees (DESIGN.md §1):
    before its offset can be stored.
 2. An offset is stored only when it and every earlier offset of its partition are settled.
 3. Sent records are confirmed in the dedup store before they settle; dead-lettered ones are
-   acknowledged by the DLQ broker, then their claims are released, then they settle.
+   acknowledged by the DLQ broker, then their claims are released, then they settle. Each part
+   of a batch settles as soon as Meta acknowledges it, even while a rejected sibling is split.
 4. Above the in-flight budget (events or bytes) every assigned partition is paused; polling
    continues, so the group membership holds.
 5. While the schema registry is unreachable, records needing an uncached schema wait (see
@@ -32,7 +33,7 @@ from consumer.core.models import CapiEvent, Failure, Outcome, SourceRecord, Topi
 from consumer.core.offsets import OffsetTracker
 from consumer.core.processing import Processor
 from consumer.core.retry import Backoff
-from consumer.delivery import Deliverer
+from consumer.delivery import Deliverer, DeliveryReport
 from consumer.dlq import DeadLetter
 from consumer.errors import ConsumerError
 from consumer.fault_log import faults, pause_changed
@@ -296,7 +297,10 @@ class Pipeline:
             self._fatal = task.exception()
 
     async def _deliver(self, batch: Batch[Ticket]) -> None:
-        report = await self._deliverer.deliver(batch)
+        await self._deliverer.deliver(batch, on_part=self._settle_part)
+
+    async def _settle_part(self, report: DeliveryReport[Ticket]) -> None:
+        """Settle one part of a batch as soon as it is: a rejected sibling does not hold it."""
         if report.sent:
             await self._until_ok(
                 "dedup", self._dedup.confirm, [ticket.claim for ticket in report.sent]

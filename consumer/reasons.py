@@ -273,8 +273,13 @@ REASONS: dict[str, ReasonInfo] = {
     ),
     # send stage
     "rejected": ReasonInfo(
-        "Meta rejected this event (Graph code 100 / 2804xxx); bisecting the batch isolated it.",
+        "Meta rejected this event (Graph code 100 / 2804xxx); splitting the batch isolated it.",
         "Read capi.dlq.error and graph_subcode; fix the producer or mapping, then replay.",
+        True,
+    ),
+    "request_rejected": ReasonInfo(
+        "Meta rejected the whole request for a reason that names no event (another Graph code than 100, e.g. 2500 for an unknown API version; a request parameter or appsecret_proof; a 4xx without a Graph error), so the batch was not split.",
+        "Read capi.dlq.error and graph_code; fix meta.base_url, the pixel's api_version or app secret, then `capi-consumer dlq replay --reason request_rejected`.",
         True,
     ),
     "auth": ReasonInfo(

@@ -309,8 +309,14 @@ class BatchSettings(_Frozen):
 
 
 class DeliverySettings(_Frozen):
-    max_concurrent_requests: int = Field(8, ge=1)
-    max_concurrent_per_pixel: int = Field(4, ge=1)
+    # Requests in flight: all pixels together, and one pixel's cap. Each pixel starts at
+    # initial_concurrent_per_pixel and adapts between 1 and its cap (consumer/core/limits.py).
+    max_concurrent_requests: int = Field(64, ge=1)
+    max_concurrent_per_pixel: int = Field(32, ge=1)
+    initial_concurrent_per_pixel: int = Field(4, ge=1)
+    # Events between poll and settle (~5 KB of RSS each: record, event body, claim, offsets).
+    # Below 20k, one pixel at Meta's latency (p50 0.3 s, p99 1.5 s) pauses often enough that
+    # refetching after each resume starves the pipeline (measured: 7.6k vs 13.2k events/s).
     max_in_flight_events: int = Field(20_000, ge=1)
     max_in_flight_bytes: int = Field(64_000_000, ge=1)
     low_water_ratio: float = Field(0.5, gt=0, lt=1)

@@ -48,9 +48,15 @@ _FIXED = {
 }
 
 
+# librdkafka prefetches up to 64 MiB (queued.max.messages.kbytes) plus a 50 MiB fetch by default:
+# 60 MB of the consumer's peak RSS while Meta stalled. 8 MiB is ~2 s of records at the pipeline's
+# ~10k events/s, so polling never waits on a fetch; kafka.consumer.* overrides both.
+_BOUNDED_PREFETCH = {"queued.max.messages.kbytes": 8192, "fetch.max.bytes": 4 * 1024 * 1024}
+
+
 def consumer_config(base: Mapping[str, Any], group_id: str) -> dict[str, Any]:
-    """The librdkafka consumer config: the user's keys, then the ones correctness depends on."""
-    conf = {"group.id": group_id, "client.id": "capi-consumer", **base}
+    """The librdkafka consumer config: bounded prefetch, the user's keys, then the fixed ones."""
+    conf = {"group.id": group_id, "client.id": "capi-consumer", **_BOUNDED_PREFETCH, **base}
     conf.update(_FIXED)
     return conf
 

@@ -47,6 +47,7 @@ class RunStats:
     emq: dict[tuple[str, str], EmqSummary] = field(default_factory=dict)  # (pixel, event_name)
     user_data_dropped: Counter[tuple[str, str]] = field(default_factory=Counter)  # (field, reason)
     version_holds: Counter[str] = field(default_factory=Counter)  # pixel: holds started
+    pixel_limits: dict[str, int] = field(default_factory=dict)  # requests in flight allowed now
 
     @property
     def settled(self) -> int:

@@ -7,12 +7,13 @@ says little. The table follows capi.md §6.3 and DESIGN.md §5.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-__all__ = ["GraphVerdict", "Kind", "classify", "transport_failure"]
+__all__ = ["GraphVerdict", "Kind", "classify", "rejects_request", "transport_failure"]
 
 THROTTLE_CODES = frozenset({4, 17, 32, 341, 368, 613}) | frozenset(range(80000, 80015))
 TRANSIENT_CODES = frozenset({1, 2})
@@ -25,6 +26,22 @@ VERSION_CODES = frozenset({12, 2635})
 INVALID_PARAMETER = 100
 OBJECT_NOT_FOUND_SUBCODE = 33  # 100/33: wrong pixel id or the token lacks access to it
 HTTP_SERVER_ERROR = 500
+PAYLOAD_TOO_LARGE = 413  # a proxy's answer to a big body: halves may pass, so it is split
+# A code-100 answer without a subcode that names one of these is about the request, not about an
+# event in ``data``: the main-body parameters and credentials of capi.md §1.2/§1.4 and Graph's
+# wording for a bad body ("param data must be an array", "Unknown path components").
+_REQUEST_WORDS = re.compile(
+    r"appsecret_proof|access_token|test_event_code|partner_agent|namespace_id|upload_(id|tag|source)"
+    r"|unknown path|unknown parameter|content type|\bthe (json )?body\b|\bparam(eter)? data\b"
+    r"|\bdata must\b",
+    re.IGNORECASE,
+)
+# ... unless it also names an event: its index or one of its fields.
+_EVENT_WORDS = re.compile(
+    r"\bevent at index\b|\bindex \d+|data\[\d+\]|\bevent_(name|time|id|source_url)\b"
+    r"|user_data|custom_data|action_source|unknown event parameter",
+    re.IGNORECASE,
+)
 
 
 class Kind(enum.Enum):
@@ -51,6 +68,7 @@ class GraphVerdict:
     fbtrace_id: str | None = None
     events_received: int | None = None
     messages: list[str] = field(default_factory=list)
+    detail: str = ""  # Graph's message and error_user_msg, to tell request from event errors
 
     @property
     def reason_code(self) -> str:
@@ -103,8 +121,30 @@ def _from_error(status: int, error: dict[str, Any]) -> GraphVerdict:
         subcode=subcode,
         message=str(error.get("error_user_title") or error.get("message") or "")[:300],
         fbtrace_id=_str_or_none(error.get("fbtrace_id")),
+        detail=f"{error.get('message') or ''} {error.get('error_user_msg') or ''}"[:600],
     )
     return verdict
+
+
+def rejects_request(verdict: GraphVerdict) -> bool:
+    """True when an INVALID answer is about the request as a whole, so splitting cannot help.
+
+    That is: a Graph code other than 100 (e.g. 2500, an unknown path or API version); a code 100
+    without a subcode whose text names a request parameter and no event; or a 4xx without a
+    Graph body other than 413. Anything else may be about one event and is split.
+    """
+    if verdict.kind is not Kind.INVALID:
+        return False
+    if verdict.code is None:
+        return verdict.status != PAYLOAD_TOO_LARGE
+    if verdict.code != INVALID_PARAMETER:
+        return True
+    text = verdict.detail or verdict.message
+    return (
+        verdict.subcode is None
+        and _REQUEST_WORDS.search(text) is not None
+        and _EVENT_WORDS.search(text) is None
+    )
 
 
 def _kind(code: int | None, subcode: int | None, transient: bool, status: int) -> Kind:

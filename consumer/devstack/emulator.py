@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import re
 import signal
 import time
@@ -76,6 +77,7 @@ _VERSION = re.compile(r"v\d+\.\d+")  # the SDK's own check (capi.md §1.1)
 # while aiohttp's 1 MiB default would refuse legitimate full batches.
 _MAX_BODY_BYTES = 64 * 1024 * 1024
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+_LATENCY_RNG = random.Random()  # latency_dist draws (not security-sensitive)
 _BAD_GATEWAY_HTML = "<html><body><h1>502 Bad Gateway</h1></body></html>"
 
 
@@ -224,9 +226,9 @@ async def _read_body(request: web.Request) -> _Body:
 
 
 async def _delay(state: EmulatorState, fault: Fault) -> None:
-    """Apply a delay fault: sleep ``ms``, or wait until the faults are cleared."""
-    if fault.kind == "latency":
-        await asyncio.sleep(fault.ms / 1000)
+    """Apply a delay fault: sleep (``ms`` or a draw), or wait until the faults are cleared."""
+    if fault.kind in ("latency", "latency_dist"):
+        await asyncio.sleep(fault.delay_s(_LATENCY_RNG))
     else:
         await state.stall_gate.wait()
 

@@ -7,6 +7,8 @@ A fault is asked for as JSON, e.g. ``{"pixel_id": "123" or "*", "kind": "throttl
 kind               parameters                                    effect on a matching request
 =================  ============================================  ===============================
 ``latency``        ``ms`` (int >= 0, required)                   sleeps, then goes on as normal
+``latency_dist``   ``p50_ms``, ``p99_ms`` (ints, 0 < p50 <= p99)  sleeps a log-normal draw with
+                                                                 that median and 99th percentile
 ``stall``          --                                            held until the faults are cleared
 ``http_5xx``       ``status`` (500-599, default 503)             Graph code 2 (transient); 502 is HTML
 ``throttle``       ``code`` (4, 17, 32, 341, 613, 80004;         HTTP 400, ``is_transient: true``
@@ -19,12 +21,14 @@ kind               parameters                                    effect on a mat
                    ``subcode``, ``message``                      is rejected whole (code 100)
 =================  ============================================  ===============================
 
-Delay kinds (``latency``, ``stall``) are applied first, then at most one answer kind, the oldest
+Delay kinds (``latency``, ``latency_dist``, ``stall``) are applied first, then at most one answer kind, the oldest
 matching one. A ``reject_event`` fault counts only the requests it actually rejects.
 """
 
 from __future__ import annotations
 
+import math
+import random
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
@@ -41,12 +45,13 @@ __all__ = [
     "parse_fault",
 ]
 
-DELAY_KINDS = frozenset({"latency", "stall"})
+DELAY_KINDS = frozenset({"latency", "latency_dist", "stall"})
 ANSWER_KINDS = frozenset({"http_5xx", "throttle", "auth", "drop", "reject", "reject_event"})
 FAULT_KINDS = DELAY_KINDS | ANSWER_KINDS
 _COMMON = frozenset({"kind", "pixel_id", "count"})
 _PARAMS: dict[str, frozenset[str]] = {
     "latency": frozenset({"ms"}),
+    "latency_dist": frozenset({"p50_ms", "p99_ms"}),
     "stall": frozenset(),
     "http_5xx": frozenset({"status"}),
     "throttle": frozenset({"code", "subcode"}),
@@ -65,6 +70,7 @@ THROTTLE_CODES: dict[int, tuple[int | None, str]] = {
     80004: (2446079, "(#80004) There have been too many calls to this ad-account."),
 }
 _DEFAULT_THROTTLE = 17
+_Z99 = 2.326  # the standard normal's 99th percentile: sigma = ln(p99 / p50) / _Z99
 _UNSET = object()
 
 
@@ -81,6 +87,15 @@ class Fault:
     subcode: int | None = None
     message: str | None = None
     event_ids: frozenset[str] = field(default_factory=frozenset)
+    p50_ms: int = 0
+    p99_ms: int = 0
+
+    def delay_s(self, rng: random.Random) -> float:
+        """Seconds a ``latency`` or ``latency_dist`` fault holds one request."""
+        if self.kind != "latency_dist":
+            return self.ms / 1000
+        sigma = math.log(self.p99_ms / self.p50_ms) / _Z99
+        return self.p50_ms * math.exp(sigma * rng.gauss(0.0, 1.0)) / 1000
 
     def matches(self, pixel_id: str) -> bool:
         """True when this fault applies to requests for ``pixel_id``."""
@@ -91,6 +106,7 @@ class Fault:
         view: dict[str, object] = {"kind": self.kind, "pixel_id": self.pixel_id}
         view.update(count=self.count, ms=self.ms, status=self.status, code=self.code)
         view.update(subcode=self.subcode, message=self.message, event_ids=sorted(self.event_ids))
+        view.update(p50_ms=self.p50_ms, p99_ms=self.p99_ms)
         return view
 
 
@@ -147,6 +163,10 @@ def parse_fault(spec: Mapping[str, object]) -> Fault:
         fault.ms = _int(spec, "ms")
         if fault.ms < 0:
             raise ValueError("ms must be >= 0")
+    elif kind == "latency_dist":
+        fault.p50_ms, fault.p99_ms = _int(spec, "p50_ms"), _int(spec, "p99_ms")
+        if not 0 < fault.p50_ms <= fault.p99_ms:
+            raise ValueError("latency_dist needs 0 < p50_ms <= p99_ms")
     elif kind == "http_5xx":
         fault.status = _int(spec, "status", 503)
         if not 500 <= fault.status <= 599:

@@ -185,9 +185,10 @@ class TestAdaptive:
         finally:
             await sender.close()
 
-        assert (2, 2, {"17/2446079": 2}) == (
+        assert (2, 2, 2, {"17/2446079": 2}) == (
             len(report.sent),
             deliverer.pixel_limit(PIXEL_PLAIN).allowed,
+            stats.pixel_limits[PIXEL_PLAIN],
             dict(stats.throttles),
         )
 

@@ -300,6 +300,10 @@ SEND_CASES: dict[str, tuple[GraphVerdict, dict[str, str]]] = {
         GraphVerdict(Kind.INVALID, 400, 100, 2804019, "Invalid parameter", "trace-r"),
         {"graph_code": "100", "graph_subcode": "2804019", "fbtrace_id": "trace-r"},
     ),
+    "request_rejected": (
+        GraphVerdict(Kind.INVALID, 400, 2500, None, "Unknown path components", "trace-p"),
+        {"graph_code": "2500", "fbtrace_id": "trace-p"},
+    ),
     "auth": (
         GraphVerdict(Kind.AUTH, 400, 190, 463, "Session has expired", "trace-a"),
         {"graph_code": "190", "graph_subcode": "463", "fbtrace_id": "trace-a"},

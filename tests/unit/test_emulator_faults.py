@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -26,6 +27,10 @@ class TestParseFault:
                 {"kind": "reject_event", "event_ids": []}, "event_ids", id="reject_event-empty"
             ),
             pytest.param({"kind": "drop", "pixel_id": ""}, "pixel_id", id="empty-pixel"),
+            pytest.param(
+                {"kind": "latency_dist", "p50_ms": 300, "p99_ms": 100}, "p50_ms", id="p99-below-p50"
+            ),
+            pytest.param({"kind": "latency_dist", "p50_ms": 300}, "p99_ms", id="no-p99"),
         ],
     )
     def test_rejects_bad_specs(self, spec: dict[str, Any], match: str) -> None:
@@ -131,3 +136,15 @@ class TestFaultBook:
 
         expected = ["B"]
         assert expected == [fault.pixel_id for fault in book.active()]
+
+
+class TestLatencyDistribution:
+    def test_draws_match_the_percentiles(self) -> None:
+        """A latency_dist fault's delays have the asked median and 99th percentile (within 10%)."""
+        fault = parse_fault({"kind": "latency_dist", "p50_ms": 300, "p99_ms": 1500, "count": -1})
+        rng = random.Random(7)
+
+        delays = sorted(fault.delay_s(rng) for _ in range(20_000))
+
+        p50, p99 = delays[10_000], delays[19_800]
+        assert (True, True) == (abs(p50 - 0.3) < 0.03, abs(p99 - 1.5) < 0.15)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from consumer.core.graph_errors import Kind, classify
+from consumer.core.graph_errors import Kind, classify, rejects_request
 
 
 def _error(code: int, subcode: int | None = None, transient: bool | None = None) -> bytes:
@@ -84,3 +84,46 @@ def test_success_with_odd_messages(messages: bytes) -> None:
     verdict = classify(200, b'{"events_received": 1, "messages": ' + messages + b"}")
 
     assert (Kind.OK, 1, []) == (verdict.kind, verdict.events_received, verdict.messages)
+
+
+def _graph(code: int, message: str, user_msg: str = "", subcode: int | None = None) -> bytes:
+    error: dict[str, object] = {"message": message, "code": code, "error_user_msg": user_msg}
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    return orjson.dumps({"error": error})
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "whole_request"),
+    [
+        (400, _graph(2500, "Unknown path components: /v99.x/1/events"), True),
+        (400, _graph(100, "API calls from the server require an appsecret_proof argument"), True),
+        (400, _graph(100, "(#100) Invalid parameter: data must be a non-empty array"), True),
+        (400, _graph(100, "(#100) Invalid parameter: unknown parameter 'test_event_cod'"), True),
+        (400, b"<html>Bad Request</html>", True),
+        (413, b"<html>Request Entity Too Large</html>", False),
+        (400, _graph(100, "Invalid parameter", subcode=2804003), False),
+        (400, _graph(100, "(#100) Invalid parameter: event_time must be an integer"), False),
+        (400, _graph(100, "Invalid parameter", "Event at index 3: custom_data.value"), False),
+        (400, _graph(100, "(#100) Invalid parameter: the batch contains a rejected event"), False),
+        (400, _graph(100, "Invalid parameter"), False),
+    ],
+    ids=[
+        "version",
+        "appsecret_proof",
+        "data",
+        "body-key",
+        "proxy-400",
+        "proxy-413",
+        "2804003",
+        "event-field",
+        "event-index",
+        "unnamed",
+        "bare",
+    ],
+)
+def test_rejects_request(status: int, body: bytes, whole_request: bool) -> None:
+    """A rejection that names no event (and can be about none) is not worth splitting."""
+    verdict = classify(status, body)
+
+    assert (Kind.INVALID, whole_request) == (verdict.kind, rejects_request(verdict))

@@ -188,6 +188,14 @@ class TestRunStatsCollector:
         )
         assert 2 == found[("capi_request_errors_total", (("code", "80004"), ("kind", "throttle")))]
 
+    def test_pixel_concurrency_limit_is_a_gauge(self) -> None:
+        """Each pixel's adaptive limit is exported as a gauge labelled by pixel."""
+        stats = RunStats()
+        stats.pixel_limits["1"] = 12
+        found = samples(Metrics(stats).registry)
+
+        assert 12 == found[("capi_pixel_concurrency_limit", (("pixel_id", "1"),))]
+
     def test_names_are_unique(self) -> None:
         """Every name is defined once."""
         names = [spec.name for spec in RUN_COUNTERS]
