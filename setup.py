@@ -18,14 +18,13 @@ from setuptools.command.build_ext import build_ext
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from consumer.build_info import (  # noqa: E402  (the project's own helper, from this checkout)
+from consumer.build_info import (
     COMPILED_DIGEST_FILE,
     CORE_DIR,
     core_sources,
     pure_requested,
     source_digest,
 )
-
 
 _MYPY_CONFIG = """[mypy]
 python_version = 3.11
