@@ -7,10 +7,16 @@ runs with 1M records waiting). The bare loop reads all N; the consumer runs as i
 Then the same again with several consumer processes in one group (``BENCH_E2E_REPLICAS``,
 default ``1,2``; each run a new group reading the topic from the start, a fresh emulator), to show
 how the rate scales with replicas on this machine's cores.
+
+The obvious SDK relay (``bench/relay.py``: confluent-kafka ``poll()``, ``AvroDeserializer``, Meta's
+SDK objects and ``EventRequest.execute()``) reads the same topic in the same run against its own
+light emulator, over its first ``BENCH_E2E_RELAY_MEASURE`` events (default 50k); the last line is
+``consumer/relay ratio: X.XX``, the consumer's events/s over the relay's.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -32,6 +38,7 @@ from consumer.devstack.sample import DEMO_PIXELS, produce_bulk_orders
 RECORDS = int(os.environ.get("BENCH_E2E_RECORDS", "1000000"))
 MEASURE = min(RECORDS, int(os.environ.get("BENCH_E2E_MEASURE", "150000")))
 REPLICAS = [int(n) for n in os.environ.get("BENCH_E2E_REPLICAS", "1,2").split(",")]
+RELAY_MEASURE = min(RECORDS, int(os.environ.get("BENCH_E2E_RELAY_MEASURE", "50000")))
 TOPIC = "bench-orders"
 
 
@@ -44,6 +51,7 @@ def run() -> None:
         produce_bulk_orders(bootstrap, registry_url, TOPIC, RECORDS)
         print(f"   produced {RECORDS:,} orders in {time.perf_counter() - started:.1f}s")
         raw = _raw_consume_rate(bootstrap)
+        relay = _relay_rate(bootstrap, registry_url, tokens, broker.pid)
         results = {}
         for replicas in REPLICAS:
             with EmbeddedEmulator(
@@ -69,6 +77,7 @@ def run() -> None:
             f"events/s = {scaled.rate / raw:.1%} of raw, {scaled.rate / result.rate:.2f}x one "
             f"consumer; peak RSS per consumer {scaled.peak_mb:.0f} MB"
         )
+    _report_relay(relay, result)
 
 
 def _raw_consume_rate(bootstrap: str) -> float:
@@ -147,14 +156,53 @@ def _e2e_rate(
             process.wait(60)
 
 
-def _measure(pids: dict[str, int], emulator: EmbeddedEmulator) -> E2eResult:
-    """Poll the emulator's counts; the window runs from the first accepted events to MEASURE."""
+def _relay_rate(
+    bootstrap: str, registry_url: str, tokens: dict[str, str], broker_pid: int | None
+) -> E2eResult:
+    """The obvious SDK relay (bench/relay.py) as its own process, over RELAY_MEASURE events."""
+    with EmbeddedEmulator(
+        {p: {"access_token": t} for p, t in tokens.items()}, light=True
+    ) as emulator:
+        group = f"relay-{secrets.token_hex(4)}"
+        args = [bootstrap, registry_url, emulator.url, TOPIC, group, json.dumps(tokens)]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bench.relay", *args], stdout=subprocess.DEVNULL
+        )
+        pids = {"relay": process.pid, "emulator": emulator.pid, "broker": broker_pid}
+        try:
+            return _measure(
+                {name: pid for name, pid in pids.items() if pid is not None},
+                emulator,
+                RELAY_MEASURE,
+            )
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(60)
+
+
+def _report_relay(relay: E2eResult, consumer: E2eResult) -> None:
+    """The relay beside one consumer; the very last line is the ratio of their rates."""
+    print(
+        f"   obvious SDK relay (poll, AvroDeserializer, SDK Event, EventRequest.execute), first "
+        f"{RELAY_MEASURE:,} events: {relay.rate:,.0f} events/s, "
+        f"{relay.cpu_s['relay'] / relay.accepted * 1e6:.1f} µs CPU/event"
+    )
+    print(
+        f"   consumer: {consumer.rate:,.0f} events/s, "
+        f"{consumer.cpu_s['consumer'] / consumer.accepted * 1e6:.1f} µs CPU/event"
+    )
+    print(f"consumer/relay ratio: {consumer.rate / relay.rate:.2f}")
+
+
+def _measure(pids: dict[str, int], emulator: EmbeddedEmulator, target: int = MEASURE) -> E2eResult:
+    """Poll the emulator's counts; the window runs from the first accepted events to ``target``."""
     peak, first, accepted, base = 0.0, None, 0, 0
     cpu_start: dict[str, float] = {}
     deadline = time.monotonic() + 600
-    while accepted < MEASURE and time.monotonic() < deadline:
+    while accepted < target and time.monotonic() < deadline:
         peak = max(
-            [peak] + [_rss_mb(pid) for name, pid in pids.items() if name.startswith("consumer")]
+            [peak]
+            + [_rss_mb(pid) for name, pid in pids.items() if name.startswith(("consumer", "relay"))]
         )
         accepted = sum(pixel["accepted_events"] for pixel in emulator.client.stats().values())
         if accepted and first is None:
