@@ -15,8 +15,8 @@ test: bootstrap
 	$(VENV)/bin/ruff format --check consumer tests bench
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
-	@echo "property and differential tests on the pure-Python build (CAPI_CONSUMER_PURE=1):"
-	CAPI_CONSUMER_PURE=1 $(PY) -m pytest -q -m property
+	@echo "property and differential tests on the pure-Python build (CONSUMER_CORE_PURE=1):"
+	CONSUMER_CORE_PURE=1 $(PY) -m pytest -q -m property
 
 lint: bootstrap
 	$(VENV)/bin/ruff check consumer tests bench

@@ -2,7 +2,7 @@
 
 Everything else about the project is in ``pyproject.toml``. Every module in ``consumer/core/``
 but its ``__init__`` is compiled (a glob, so new modules are too), as one mypyc group whose
-shared library is ``consumer/core__mypyc*.so``. ``CAPI_CONSUMER_PURE=1`` at install time builds
+shared library is ``consumer/core__mypyc*.so``. ``CONSUMER_CORE_PURE=1`` at install time builds
 the pure-Python package instead. The digest of the compiled sources is written next to them
 (``consumer/core/compiled.sha256``) so that ``consumer.core`` refuses a stale build.
 """

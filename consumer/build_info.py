@@ -1,8 +1,8 @@
 """Which build of ``consumer.core`` is installed, and whether it matches the sources.
 
 The pure core (``consumer/core/*.py``, every module but ``__init__``) is compiled with mypyc when
-the project is installed (``setup.py``), unless ``CAPI_CONSUMER_PURE=1`` is set at install time.
-``CAPI_CONSUMER_PURE=1`` at import time runs the Python sources even where compiled modules sit
+the project is installed (``setup.py``), unless ``CONSUMER_CORE_PURE=1`` is set at install time.
+``CONSUMER_CORE_PURE=1`` at import time runs the Python sources even where compiled modules sit
 beside them (the property and differential tests run both builds in one checkout).
 
 A compiled module next to newer source would run old code silently, so the build writes the
@@ -36,13 +36,13 @@ __all__ = [
     "source_digest",
 ]
 
-PURE_ENV = "CAPI_CONSUMER_PURE"
+PURE_ENV = "CONSUMER_CORE_PURE"  # not CAPI_*: that prefix is the settings' environment namespace
 CORE_DIR = Path(__file__).resolve().parent / "core"
 COMPILED_DIGEST_FILE = "compiled.sha256"
 
 
 def pure_requested() -> bool:
-    """True when ``CAPI_CONSUMER_PURE=1`` asks for the Python sources of the core."""
+    """True when ``CONSUMER_CORE_PURE=1`` asks for the Python sources of the core."""
     return os.environ.get(PURE_ENV, "") == "1"
 
 
@@ -85,13 +85,13 @@ class PureCoreFinder(importlib.abc.MetaPathFinder):
 
 class StaleBuildError(ImportError):
     """The compiled core does not match its sources: rebuild (``make bootstrap``) or run
-    the sources (``CAPI_CONSUMER_PURE=1``)."""
+    the sources (``CONSUMER_CORE_PURE=1``)."""
 
 
 def select_core_build(core: Path = CORE_DIR) -> None:
     """Called by ``consumer/core/__init__.py`` before any core module is imported.
 
-    With ``CAPI_CONSUMER_PURE=1`` the sources run; otherwise compiled modules, if any, must
+    With ``CONSUMER_CORE_PURE=1`` the sources run; otherwise compiled modules, if any, must
     have been built from exactly these sources (else ``StaleBuildError``, never old code).
     """
     if pure_requested():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +66,11 @@ class RunStats:
         summary.weak += weak
         if event.dropped:
             self.user_data_dropped.update(event.dropped)
+
+    def observe_batch(self, events: Iterable[tuple[object, CapiEvent]]) -> None:
+        """``observe_mapped`` for a poll batch's events (with their records)."""
+        for _record, event in events:
+            self.observe_mapped(event)
 
     def summary(self) -> dict[str, Any]:
         return {

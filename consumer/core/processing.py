@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from consumer.core.decoding import DecodeLimits, LocalWriters, decode_value
 from consumer.core.mapping import Filtered, map_record
@@ -17,12 +17,21 @@ from consumer.core.validation import validate_event
 from consumer.errors import MappingError, RecordError
 from consumer.settings import EventType, Settings, TopicSettings
 
-__all__ = ["SOURCE_TOPIC_HEADER", "Processor", "Result", "WriterLookup"]
+__all__ = ["SOURCE_TOPIC_HEADER", "Processed", "Processor", "Result", "WriterLookup"]
 
 SOURCE_TOPIC_HEADER = "capi.dlq.source_topic"  # set on DLQ records; replays keep it
 
 Result = CapiEvent | Filtered | Failure
 WriterLookup = Callable[[int], dict[str, Any] | None]
+
+
+class Processed(NamedTuple):
+    """One poll batch through decode, map and validate, split by outcome (record order kept)."""
+
+    events: list[tuple[SourceRecord, CapiEvent]]
+    failures: list[tuple[SourceRecord, Failure]]
+    filtered: list[tuple[SourceRecord, Filtered]]
+    decoded: int  # records that got past decoding (events, filtered, later failures)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +100,23 @@ class Processor:
         except RecordError as exc:
             return Failure(exc.reason, exc.stage, exc.message, _event_details(mapped))
         return mapped
+
+    def process_batch(self, records: list[SourceRecord]) -> Processed:
+        """``process`` for every record in one compiled loop: no per-record Python around it."""
+        events: list[tuple[SourceRecord, CapiEvent]] = []
+        failures: list[tuple[SourceRecord, Failure]] = []
+        filtered: list[tuple[SourceRecord, Filtered]] = []
+        undecoded = 0
+        for record in records:
+            result = self.process(record)
+            if isinstance(result, CapiEvent):
+                events.append((record, result))
+            elif isinstance(result, Failure):
+                failures.append((record, result))
+                undecoded += result.stage == "decode"
+            else:
+                filtered.append((record, result))
+        return Processed(events, failures, filtered, len(records) - undecoded)
 
 
 def _event_details(mapped: CapiEvent | Filtered | None) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""The build of consumer/core: compiled unless CAPI_CONSUMER_PURE=1, never stale, pure on demand."""
+"""The build of consumer/core: compiled unless CONSUMER_CORE_PURE=1, never stale, pure on demand."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ _SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]
 
 def test_every_core_module_runs_compiled_unless_pure_is_asked_for() -> None:
     """``make test`` runs on the compiled build: every core module (by glob) is an extension
-    module, up to date; with CAPI_CONSUMER_PURE=1 the sources run instead."""
+    module, up to date; with CONSUMER_CORE_PURE=1 the sources run instead."""
     names = [path.stem for path in core_sources()]
     if pure_requested():
         assert consumer.core.mapping.__file__ is not None
@@ -53,7 +53,7 @@ def test_a_compiled_module_older_than_its_source_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Once a source changes after the build, importing the core fails loudly (never old code)."""
-    monkeypatch.delenv("CAPI_CONSUMER_PURE", raising=False)
+    monkeypatch.delenv("CONSUMER_CORE_PURE", raising=False)
     core = _fake_build(tmp_path)
     select_core_build(core)  # as built: fine
     (core / "mapping.py").write_text((core / "mapping.py").read_text() + "\n# edited\n")
@@ -67,7 +67,7 @@ def test_a_compiled_module_without_a_digest_is_refused(
 ) -> None:
     """A build interrupted before it wrote its digest (or a pure install over a compiled one)
     leaves extension modules that cannot be trusted: refused."""
-    monkeypatch.delenv("CAPI_CONSUMER_PURE", raising=False)
+    monkeypatch.delenv("CONSUMER_CORE_PURE", raising=False)
     core = _fake_build(tmp_path)
     (core / COMPILED_DIGEST_FILE).unlink()
 
@@ -85,13 +85,13 @@ def test_a_new_core_module_changes_the_digest(tmp_path: Path) -> None:
 
 
 def test_pure_at_import_time_runs_the_sources_beside_compiled_modules() -> None:
-    """CAPI_CONSUMER_PURE=1 when importing: every core module comes from its .py file."""
+    """CONSUMER_CORE_PURE=1 when importing: every core module comes from its .py file."""
     code = (
         "import importlib, consumer.build_info as b\n"
         "mods = [importlib.import_module('consumer.core.' + p.stem) for p in b.core_sources()]\n"
         "print(sorted({m.__file__.rsplit('.', 1)[1] for m in mods}))\n"
     )
-    env = {**os.environ, "CAPI_CONSUMER_PURE": "1", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "CONSUMER_CORE_PURE": "1", "PYTHONPATH": str(ROOT)}
 
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True

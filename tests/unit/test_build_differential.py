@@ -2,7 +2,7 @@
 
 The pure modules are loaded beside the compiled ones in this process (``pure_core``); hypothesis
 draws damaged payloads and schema-shaped records, and both builds must give the same values, the
-same reasons and the same bytes. On the pure build (CAPI_CONSUMER_PURE=1) both sides are pure.
+same reasons and the same bytes. On the pure build (CONSUMER_CORE_PURE=1) both sides are pure.
 """
 
 from __future__ import annotations
