@@ -39,6 +39,9 @@ RECORDS = int(os.environ.get("BENCH_E2E_RECORDS", "1000000"))
 MEASURE = min(RECORDS, int(os.environ.get("BENCH_E2E_MEASURE", "150000")))
 REPLICAS = [int(n) for n in os.environ.get("BENCH_E2E_REPLICAS", "1,2").split(",")]
 RELAY_MEASURE = min(RECORDS, int(os.environ.get("BENCH_E2E_RELAY_MEASURE", "50000")))
+# Also measure the consumer of another checkout (e.g. the code before a change) in this run:
+# BENCH_E2E_BEFORE=<its root>; it runs with this venv's packages, its own consumer/ sources.
+BEFORE = os.environ.get("BENCH_E2E_BEFORE")
 TOPIC = "bench-orders"
 
 
@@ -52,6 +55,7 @@ def run() -> None:
         print(f"   produced {RECORDS:,} orders in {time.perf_counter() - started:.1f}s")
         raw = _raw_consume_rate(bootstrap)
         relay = _relay_rate(bootstrap, registry_url, tokens, broker.pid)
+        before = _before_rate(bootstrap, registry_url, tokens, broker.pid)
         results = {}
         for replicas in REPLICAS:
             with EmbeddedEmulator(
@@ -77,6 +81,7 @@ def run() -> None:
             f"events/s = {scaled.rate / raw:.1%} of raw, {scaled.rate / result.rate:.2f}x one "
             f"consumer; peak RSS per consumer {scaled.peak_mb:.0f} MB"
         )
+    _report_before(before, result)
     _report_relay(relay, result)
 
 
@@ -116,6 +121,7 @@ def _e2e_rate(
     tokens: dict[str, str],
     broker_pid: int | None,
     replicas: int,
+    pythonpath: str | None = None,
 ) -> E2eResult:
     folder = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
     config = {
@@ -133,6 +139,8 @@ def _e2e_rate(
         "observability": {"log_level": "warning", "port": 0},
     }
     env = {**os.environ, **{f"CAPI_PIXELS__{p}__ACCESS_TOKEN": t for p, t in tokens.items()}}
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
     processes = []
     for index in range(replicas):  # each its own embedded dedup store (one per pod in production)
         path = folder / f"config-{index}.yaml"
@@ -141,7 +149,13 @@ def _e2e_rate(
         )
         command = [sys.executable, "-m", "consumer", "run", "--config", str(path)]
         processes.append(
-            subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.Popen(
+                command,
+                env=env,
+                cwd=pythonpath,  # python -m puts the working directory first on sys.path
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         )
     pids = {
         "consumer" if replicas == 1 else f"consumer-{i}": p.pid for i, p in enumerate(processes)
@@ -178,6 +192,30 @@ def _relay_rate(
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(60)
+
+
+def _before_rate(
+    bootstrap: str, registry_url: str, tokens: dict[str, str], broker_pid: int | None
+) -> E2eResult | None:
+    """One consumer of the BEFORE checkout, measured like this one (None without BEFORE)."""
+    if not BEFORE:
+        return None
+    with EmbeddedEmulator(
+        {p: {"access_token": t} for p, t in tokens.items()}, light=True
+    ) as emulator:
+        return _e2e_rate(
+            bootstrap, registry_url, emulator, tokens, broker_pid, 1, pythonpath=BEFORE
+        )
+
+
+def _report_before(before: E2eResult | None, after: E2eResult) -> None:
+    if before is None:
+        return
+    print(
+        f"   before ({BEFORE}): {before.rate:,.0f} events/s, "
+        f"{before.cpu_s['consumer'] / before.accepted * 1e6:.1f} µs CPU/event; this code: "
+        f"{after.rate / before.rate:.2f}x the events/s"
+    )
 
 
 def _report_relay(relay: E2eResult, consumer: E2eResult) -> None:
