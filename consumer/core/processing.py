@@ -10,11 +10,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from consumer.core.decoding import DecodeLimits, LocalWriters, decode_value
+from consumer.core.decoding import (
+    CONFLUENT_MAGIC,
+    DecodeLimits,
+    LocalWriters,
+    confluent_schema_id,
+    decode_value,
+)
 from consumer.core.mapping import Filtered, map_record
 from consumer.core.models import CapiEvent, Failure, SourceRecord
 from consumer.core.validation import validate_event
-from consumer.errors import MappingError, RecordError
+from consumer.errors import DecodeError, MappingError, RecordError
 from consumer.settings import EventType, Settings, TopicSettings
 
 __all__ = ["SOURCE_TOPIC_HEADER", "Processed", "Processor", "Result", "WriterLookup"]
@@ -100,6 +106,23 @@ class Processor:
         except RecordError as exc:
             return Failure(exc.reason, exc.stage, exc.message, _event_details(mapped))
         return mapped
+
+    def uncached_schema_id(self, record: SourceRecord) -> int | None:
+        """The Confluent schema id this record needs from the registry, if not cached yet."""
+        try:
+            _topic, settings = self.source_topic(record)
+            if settings.framing == "auto" and record.value and record.value[0] != CONFLUENT_MAGIC:
+                return None
+            if settings.framing not in ("confluent", "auto"):
+                return None
+            schema_id = confluent_schema_id(record.value)
+        except (DecodeError, MappingError):
+            return None  # processing turns it into a dead letter with the reason
+        return None if self.writer_lookup(schema_id) is not None else schema_id
+
+    def uncached_schema_ids(self, records: list[SourceRecord]) -> list[int | None]:
+        """``uncached_schema_id`` of each record, in one compiled loop (every poll batch)."""
+        return [self.uncached_schema_id(record) for record in records]
 
     def process_batch(self, records: list[SourceRecord]) -> Processed:
         """``process`` for every record in one compiled loop: no per-record Python around it."""
