@@ -68,3 +68,32 @@ class TestProcessorDecode:
 
         assert isinstance(result, Failure)
         assert ("decode.oversize", "decode") == (result.reason, result.stage)
+
+
+class TestProcessBatch:
+    def test_a_batch_is_split_by_outcome_like_records_one_by_one(self) -> None:
+        """process_batch gives what process gives per record, grouped: events, failures (with the
+        records), filtered; records that got past decoding are counted."""
+        now = make_order()["occurred_at"].timestamp()
+        processor = Processor(
+            SETTINGS,
+            {"order": ORDER},
+            lambda _id: None,
+            lambda: now,
+            LocalWriters({schema_fingerprint(ORDER): ORDER}, {"raw": ORDER}),
+        )
+        good = record("so", encode_single_object(make_order(), ORDER))
+        cancelled = record("so", encode_single_object(make_order(status="CANCELLED"), ORDER))
+        garbage = record("so", b"\xc3\x01garbage")
+        records = [good, garbage, cancelled, good]
+
+        processed = processor.process_batch(records)
+        one_by_one = [processor.process(r) for r in records]
+
+        assert [good, good] == [r for r, _ in processed.events]
+        assert [one_by_one[0].body, one_by_one[3].body] == [  # type: ignore[union-attr]
+            e.body for _, e in processed.events
+        ]
+        assert [(garbage, one_by_one[1])] == processed.failures
+        assert [(cancelled, one_by_one[2])] == processed.filtered
+        assert 3 == processed.decoded
