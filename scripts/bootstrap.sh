@@ -36,9 +36,12 @@ if [ ! -f "$STAMP" ]; then
   # The build requirements of pyproject.toml, in the venv: rebuilds skip an isolated build env.
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check 'setuptools>=77' wheel 'mypy>=1.10' 2>&1 | grep -v '^WARNING: Location' >&2 || true
   rm -f consumer/core__mypyc.*.so consumer/core/*.so consumer/core/compiled.sha256 # nothing stale survives
+  # First the dependencies (with the quick pure build), so that mypyc compiles the core against
+  # their real types; then the core compiled in place.
+  CONSUMER_CORE_PURE=1 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-build-isolation -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' >&2 || true
   started=$(date +%s)
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-build-isolation -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' >&2 || true
-  echo "bootstrap: installed in $(($(date +%s) - started)) s ($([ "${CONSUMER_CORE_PURE:-0}" = 1 ] && echo pure Python || echo consumer/core compiled with mypyc))" >&2
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' >&2 || true
+  echo "bootstrap: built in $(($(date +%s) - started)) s ($([ "${CONSUMER_CORE_PURE:-0}" = 1 ] && echo pure Python || echo consumer/core compiled with mypyc))" >&2
   "$VENV/bin/python" -c 'import consumer, confluent_kafka, fastavro, aiohttp' # fail loudly if the install did not work
   [ "${CONSUMER_CORE_PURE:-0}" = 1 ] || "$VENV/bin/python" -c 'import consumer.core.mapping as m; assert m.__file__.endswith(".so"), m.__file__'
   rm -f "$VENV"/.installed-*
