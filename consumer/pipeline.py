@@ -31,7 +31,7 @@ from consumer.core.dedup import Claim, DedupStore
 from consumer.core.mapping import Filtered
 from consumer.core.models import CapiEvent, Outcome, SourceRecord, TopicPartition
 from consumer.core.offsets import OffsetTracker
-from consumer.core.processing import Processor
+from consumer.core.processing import Processor, release_payloads
 from consumer.core.retry import Backoff
 from consumer.delivery import Deliverer
 from consumer.dlq import DeadLetter
@@ -230,6 +230,7 @@ class Pipeline:
         letters = [DeadLetter(record, failure) for record, failure in processed.failures]
         self.stats.decoded += processed.decoded
         self.stats.observe_batch(events)
+        release_payloads(events)  # counted: from here on only each event's body is used
         for record, filtered in processed.filtered:
             self._settle_filtered(record, filtered)
         if letters:

@@ -23,7 +23,14 @@ from consumer.core.validation import validate_event
 from consumer.errors import DecodeError, MappingError, RecordError
 from consumer.settings import EventType, Settings, TopicSettings
 
-__all__ = ["SOURCE_TOPIC_HEADER", "Processed", "Processor", "Result", "WriterLookup"]
+__all__ = [
+    "SOURCE_TOPIC_HEADER",
+    "Processed",
+    "Processor",
+    "Result",
+    "WriterLookup",
+    "release_payloads",
+]
 
 SOURCE_TOPIC_HEADER = "capi.dlq.source_topic"  # set on DLQ records; replays keep it
 
@@ -140,6 +147,18 @@ class Processor:
             else:
                 filtered.append((record, result))
         return Processed(events, failures, filtered, len(records) - undecoded)
+
+
+def release_payloads(events: list[tuple[SourceRecord, CapiEvent]]) -> None:
+    """Empty each event's ``payload`` once it is validated and counted (EMQ, drops).
+
+    From then on only its ``body`` (the JSON, serialized once) is batched, sent, retried and
+    split, so the payload's dicts and lists need not wait in memory, scanned again and again by
+    the garbage collector, while the batch is in flight: a few µs per event less in the
+    end-to-end benchmark, and less memory with many events in flight.
+    """
+    for _record, event in events:
+        event.payload = {}
 
 
 def _event_details(mapped: CapiEvent | Filtered | None) -> dict[str, str]:

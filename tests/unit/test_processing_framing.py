@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from consumer.core.decoding import LocalWriters
 from consumer.core.models import Failure, SourceRecord
-from consumer.core.processing import SOURCE_TOPIC_HEADER, Processor
+from consumer.core.processing import SOURCE_TOPIC_HEADER, Processor, release_payloads
 from consumer.devstack.framing import encode_raw, encode_single_object
 from consumer.schemas import load_schema_file, schema_fingerprint
 from tests.fixtures.factories import make_order, make_settings
@@ -97,3 +98,17 @@ class TestProcessBatch:
         assert [(garbage, one_by_one[1])] == processed.failures
         assert [(cancelled, one_by_one[2])] == processed.filtered
         assert 3 == processed.decoded
+
+    def test_release_payloads_keeps_what_is_sent(self) -> None:
+        """Once counted, events keep their body (what is sent) and drop their payload dicts."""
+        now = make_order()["occurred_at"].timestamp()
+        processor = dataclasses.replace(PROCESSOR, clock=lambda: now)
+        processed = processor.process_batch(
+            [record("so", encode_single_object(make_order(), ORDER))]
+        )
+        ((_record, event),) = processed.events
+        body = event.body
+
+        release_payloads(processed.events)
+
+        assert ({}, body) == (event.payload, event.body)
