@@ -8,10 +8,15 @@ ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+# setup.py compiles consumer/core with mypyc (C): the builder needs a C compiler; the runtime
+# image does not. Build with --build-arg CONSUMER_CORE_PURE=1 for the pure-Python package.
+ARG CONSUMER_CORE_PURE=0
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY consumer ./consumer
-RUN python -m venv /opt/venv && /opt/venv/bin/pip install --no-compile . \
+RUN CONSUMER_CORE_PURE=${CONSUMER_CORE_PURE} python -m venv /opt/venv && /opt/venv/bin/pip install --no-compile . \
     && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} +
 
 FROM ${PYTHON_IMAGE}

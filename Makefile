@@ -15,6 +15,8 @@ test: bootstrap
 	$(VENV)/bin/ruff format --check consumer tests bench
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
+	@echo "property and differential tests on the pure-Python build (CONSUMER_CORE_PURE=1):"
+	CONSUMER_CORE_PURE=1 $(PY) -m pytest -q -m property
 
 lint: bootstrap
 	$(VENV)/bin/ruff check consumer tests bench
@@ -25,4 +27,5 @@ bench: bootstrap
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build
+	rm -f consumer/core__mypyc.*.so consumer/core/*.so consumer/core/compiled.sha256

@@ -12,10 +12,16 @@ Two more rows, same run: the rate with the emulator answering one pixel's reques
 pace (log-normal latency, p50 300 ms / p99 1.5 s; a topic of that pixel's orders) as a ratio of
 the zero-latency rate; and the consumer's peak RSS with the emulator stalled (no answers at all)
 and the 1M records waiting.
+
+The obvious SDK relay (``bench/relay.py``: confluent-kafka ``poll()``, ``AvroDeserializer``, Meta's
+SDK objects and ``EventRequest.execute()``) reads the same topic in the same run against its own
+light emulator, over its first ``BENCH_E2E_RELAY_MEASURE`` events (default 50k); the last line is
+``consumer/relay ratio: X.XX``, the consumer's events/s over the relay's.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -37,6 +43,10 @@ from consumer.devstack.sample import DEMO_PIXELS, produce_bulk_orders
 RECORDS = int(os.environ.get("BENCH_E2E_RECORDS", "1000000"))
 MEASURE = min(RECORDS, int(os.environ.get("BENCH_E2E_MEASURE", "150000")))
 REPLICAS = [int(n) for n in os.environ.get("BENCH_E2E_REPLICAS", "1,2").split(",")]
+RELAY_MEASURE = min(RECORDS, int(os.environ.get("BENCH_E2E_RELAY_MEASURE", "50000")))
+# Also measure the consumer of another checkout (e.g. the code before a change) in this run:
+# BENCH_E2E_BEFORE=<its root>; it runs with this venv's packages, its own consumer/ sources.
+BEFORE = os.environ.get("BENCH_E2E_BEFORE")
 TOPIC = "bench-orders"
 ONE_PIXEL_TOPIC = "bench-orders-one-pixel"
 LATENCY = {"p50_ms": 300, "p99_ms": 1500}  # Meta answers in roughly 0.1-2 s (capi.md §1.4)
@@ -52,6 +62,8 @@ def run() -> None:
         produce_bulk_orders(bootstrap, registry_url, TOPIC, RECORDS)
         print(f"   produced {RECORDS:,} orders in {time.perf_counter() - started:.1f}s")
         raw = _raw_consume_rate(bootstrap)
+        relay = _relay_rate(bootstrap, registry_url, tokens, broker.pid)
+        before = _before_rate(bootstrap, registry_url, tokens, broker.pid)
         results = {}
         for replicas in REPLICAS:
             with EmbeddedEmulator(
@@ -79,7 +91,9 @@ def run() -> None:
             f"events/s = {scaled.rate / raw:.1%} of raw, {scaled.rate / result.rate:.2f}x one "
             f"consumer; peak RSS per consumer {scaled.peak_mb:.0f} MB"
         )
+    _report_before(before, result)
     _print_latency_and_stall(result, latency, stalled_mb)
+    _report_relay(relay, result)
 
 
 def _print_latency_and_stall(zero: E2eResult, latency: E2eResult, stalled_mb: float) -> None:
@@ -168,9 +182,10 @@ def _e2e_rate(
     replicas: int,
     *,
     topic: str = TOPIC,
+    pythonpath: str | None = None,
 ) -> E2eResult:
     processes, _folder = _start_consumers(
-        bootstrap, registry_url, emulator, tokens, replicas, topic
+        bootstrap, registry_url, emulator, tokens, replicas, topic, pythonpath
     )
     pids = {
         "consumer" if replicas == 1 else f"consumer-{i}": p.pid for i, p in enumerate(processes)
@@ -189,6 +204,7 @@ def _start_consumers(
     tokens: dict[str, str],
     replicas: int,
     topic: str,
+    pythonpath: str | None = None,
 ) -> tuple[list[subprocess.Popen[bytes]], Path]:
     """``replicas`` consumer processes in a new group reading ``topic`` from the start."""
     folder = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
@@ -207,6 +223,8 @@ def _start_consumers(
         "observability": {"log_level": "warning", "port": 0},
     }
     env = {**os.environ, **{f"CAPI_PIXELS__{p}__ACCESS_TOKEN": t for p, t in tokens.items()}}
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
     processes = []
     for index in range(replicas):  # each its own embedded dedup store (one per pod in production)
         path = folder / f"config-{index}.yaml"
@@ -215,7 +233,13 @@ def _start_consumers(
         )
         command = [sys.executable, "-m", "consumer", "run", "--config", str(path)]
         processes.append(
-            subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.Popen(
+                command,
+                env=env,
+                cwd=pythonpath,  # python -m puts the working directory first on sys.path
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         )
     return processes, folder
 
@@ -227,14 +251,77 @@ def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
         process.wait(60)
 
 
-def _measure(pids: dict[str, int], emulator: EmbeddedEmulator) -> E2eResult:
-    """Poll the emulator's counts; the window runs from the first accepted events to MEASURE."""
+def _relay_rate(
+    bootstrap: str, registry_url: str, tokens: dict[str, str], broker_pid: int | None
+) -> E2eResult:
+    """The obvious SDK relay (bench/relay.py) as its own process, over RELAY_MEASURE events."""
+    with EmbeddedEmulator(
+        {p: {"access_token": t} for p, t in tokens.items()}, light=True
+    ) as emulator:
+        group = f"relay-{secrets.token_hex(4)}"
+        args = [bootstrap, registry_url, emulator.url, TOPIC, group, json.dumps(tokens)]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bench.relay", *args], stdout=subprocess.DEVNULL
+        )
+        pids = {"relay": process.pid, "emulator": emulator.pid, "broker": broker_pid}
+        try:
+            return _measure(
+                {name: pid for name, pid in pids.items() if pid is not None},
+                emulator,
+                RELAY_MEASURE,
+            )
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(60)
+
+
+def _before_rate(
+    bootstrap: str, registry_url: str, tokens: dict[str, str], broker_pid: int | None
+) -> E2eResult | None:
+    """One consumer of the BEFORE checkout, measured like this one (None without BEFORE)."""
+    if not BEFORE:
+        return None
+    with EmbeddedEmulator(
+        {p: {"access_token": t} for p, t in tokens.items()}, light=True
+    ) as emulator:
+        return _e2e_rate(
+            bootstrap, registry_url, emulator, tokens, broker_pid, 1, pythonpath=BEFORE
+        )
+
+
+def _report_before(before: E2eResult | None, after: E2eResult) -> None:
+    if before is None:
+        return
+    print(
+        f"   before ({BEFORE}): {before.rate:,.0f} events/s, "
+        f"{before.cpu_s['consumer'] / before.accepted * 1e6:.1f} µs CPU/event; this code: "
+        f"{after.rate / before.rate:.2f}x the events/s"
+    )
+
+
+def _report_relay(relay: E2eResult, consumer: E2eResult) -> None:
+    """The relay beside one consumer; the very last line is the ratio of their rates."""
+    print(
+        f"   obvious SDK relay (poll, AvroDeserializer, SDK Event, EventRequest.execute), first "
+        f"{RELAY_MEASURE:,} events: {relay.rate:,.0f} events/s, "
+        f"{relay.cpu_s['relay'] / relay.accepted * 1e6:.1f} µs CPU/event"
+    )
+    print(
+        f"   consumer: {consumer.rate:,.0f} events/s, "
+        f"{consumer.cpu_s['consumer'] / consumer.accepted * 1e6:.1f} µs CPU/event"
+    )
+    print(f"consumer/relay ratio: {consumer.rate / relay.rate:.2f}")
+
+
+def _measure(pids: dict[str, int], emulator: EmbeddedEmulator, target: int = MEASURE) -> E2eResult:
+    """Poll the emulator's counts; the window runs from the first accepted events to ``target``."""
     peak, first, accepted, base = 0.0, None, 0, 0
     cpu_start: dict[str, float] = {}
     deadline = time.monotonic() + 600
-    while accepted < MEASURE and time.monotonic() < deadline:
+    while accepted < target and time.monotonic() < deadline:
         peak = max(
-            [peak] + [_rss_mb(pid) for name, pid in pids.items() if name.startswith("consumer")]
+            [peak]
+            + [_rss_mb(pid) for name, pid in pids.items() if name.startswith(("consumer", "relay"))]
         )
         accepted = sum(pixel["accepted_events"] for pixel in emulator.client.stats().values())
         if accepted and first is None:

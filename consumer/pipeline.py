@@ -26,12 +26,13 @@ from typing import NamedTuple, Protocol, TypeVar
 import structlog
 
 from consumer.bridge import Bridge
+from consumer.core.admission import admit_claimed, claims_for
 from consumer.core.batching import Batch, Batcher
-from consumer.core.dedup import Claim, DedupStore, Verdict, dedup_key, owner_of
+from consumer.core.dedup import Claim, DedupStore
 from consumer.core.mapping import Filtered
-from consumer.core.models import CapiEvent, Failure, Outcome, SourceRecord, TopicPartition
+from consumer.core.models import CapiEvent, Outcome, SourceRecord, TopicPartition
 from consumer.core.offsets import OffsetTracker
-from consumer.core.processing import Processor
+from consumer.core.processing import Processor, release_payloads
 from consumer.core.retry import Backoff
 from consumer.delivery import Deliverer, DeliveryReport
 from consumer.dlq import DeadLetter
@@ -228,29 +229,19 @@ class Pipeline:
     # ------------------------------------------------------------- ingestion
 
     async def _ingest(self, records: list[SourceRecord]) -> None:
-        assigned, track, kept = self._assigned, self._tracker.add, []
-        for record in records:
-            tp = record.tp
-            if tp in assigned:
-                track(tp, record.offset, record.size)
-                kept.append(record)
+        kept = self._tracker.add_polled(records, self._assigned)
         self.stats.consumed += len(kept)
         await self._process(await self._schema_wait.admit(kept))
 
     async def _process(self, records: list[SourceRecord]) -> None:
-        events: list[tuple[SourceRecord, CapiEvent]] = []
-        letters: list[DeadLetter] = []
-        for record in self._still_assigned(records):
-            result = self._processor.process(record)
-            if not (isinstance(result, Failure) and result.stage == "decode"):
-                self.stats.decoded += 1
-            if isinstance(result, CapiEvent):
-                self.stats.observe_mapped(result)
-                events.append((record, result))
-            elif isinstance(result, Failure):
-                letters.append(DeadLetter(record, result))
-            else:
-                self._settle_filtered(record, result)
+        processed = self._processor.process_batch(self._still_assigned(records))
+        events = processed.events
+        letters = [DeadLetter(record, failure) for record, failure in processed.failures]
+        self.stats.decoded += processed.decoded
+        self.stats.observe_batch(events)
+        release_payloads(events)  # counted: from here on only each event's body is used
+        for record, filtered in processed.filtered:
+            self._settle_filtered(record, filtered)
         if letters:
             # A task, not an await: while the DLQ is down the loop keeps polling (paused), so
             # the group membership holds and nothing past these records is committed.
@@ -263,23 +254,19 @@ class Pipeline:
         return [record for record in records if record.tp in self._assigned]
 
     async def _claim_and_batch(self, events: list[tuple[SourceRecord, CapiEvent]]) -> None:
-        claims = [
-            Claim(
-                dedup_key(e.pixel_id, e.event_name, e.event_id),
-                owner_of(r.topic, r.partition, r.offset),
-            )
-            for r, e in events
-        ]
+        claims = claims_for(events)
         verdicts = await self._until_ok("dedup", self._dedup.claim, claims, keepalive=True)
-        pending, add, ready = self._tracker.pending, self._batcher.add, []
-        for (record, event), claim, verdict in zip(events, claims, verdicts, strict=True):
-            if not pending(record.tp, record.offset):
-                continue  # revoked while we waited (maybe assigned again): it is re-read
-            if verdict is Verdict.DUPLICATE:
-                self.stats.duplicates_per_event[(event.pixel_id, event.event_name)] += 1
-                self._settle(record, Outcome.DUPLICATE)
-            else:
-                ready += add(event, Ticket(record, claim))
+        ready, duplicates = admit_claimed(
+            events,
+            claims,
+            verdicts,
+            pending=self._tracker.pending,
+            batcher=self._batcher,
+            token=Ticket,
+        )
+        for record, event in duplicates:
+            self.stats.duplicates_per_event[(event.pixel_id, event.event_name)] += 1
+            self._settle(record, Outcome.DUPLICATE)
         self._flush(ready)
 
     def _flush(self, batches: list[Batch[Ticket]]) -> None:
@@ -350,9 +337,7 @@ class Pipeline:
 
     def _settle_many(self, records: list[SourceRecord], outcome: Outcome) -> None:
         self.stats.outcome(outcome, len(records))
-        settle = self._tracker.settle
-        for record in records:
-            settle(record.tp, record.offset)
+        self._tracker.settle_records(records)
 
     async def _until_ok(
         self, what: str, fn: Callable[..., Awaitable[T]], *args: object, keepalive: bool = False

@@ -16,11 +16,10 @@ from __future__ import annotations
 import random
 from collections.abc import Awaitable, Callable, Collection, Sequence
 
-from consumer.core.decoding import CONFLUENT_MAGIC, confluent_schema_id
 from consumer.core.models import SourceRecord, TopicPartition
 from consumer.core.processing import Processor
 from consumer.core.retry import Backoff
-from consumer.errors import DecodeError, InfrastructureError, MappingError
+from consumer.errors import InfrastructureError
 from consumer.fault_log import faults
 
 __all__ = ["REGISTRY_UNREACHABLE", "SchemaWait"]
@@ -64,7 +63,7 @@ class SchemaWait:
 
     async def admit(self, records: list[SourceRecord]) -> list[SourceRecord]:
         """The records that can be processed now, in order; the others wait."""
-        ids = [self._uncached_id(record) for record in records]
+        ids = self._processor.uncached_schema_ids(records)
         needed = set(ids) - {None}
         if not needed:  # the steady state: every schema is cached
             return records
@@ -121,13 +120,4 @@ class SchemaWait:
 
     def _uncached_id(self, record: SourceRecord) -> int | None:
         """The Confluent schema id this record needs from the registry, if not cached yet."""
-        try:
-            _topic, settings = self._processor.source_topic(record)
-            if settings.framing == "auto" and record.value and record.value[0] != CONFLUENT_MAGIC:
-                return None
-            if settings.framing not in ("confluent", "auto"):
-                return None
-            schema_id = confluent_schema_id(record.value)
-        except (DecodeError, MappingError):
-            return None  # processing turns it into a dead letter with the reason
-        return None if self._processor.writer_lookup(schema_id) is not None else schema_id
+        return self._processor.uncached_schema_id(record)

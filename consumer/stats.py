@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from consumer.core.emq import estimate
+from consumer.core.emq import tally
 from consumer.core.models import CapiEvent, Outcome
 
 __all__ = ["EmqSummary", "RunStats"]
@@ -58,16 +58,20 @@ class RunStats:
 
     def observe_mapped(self, event: CapiEvent) -> None:
         """Count a mapped, valid event: its EMQ estimate and the user_data values it dropped."""
-        score, weak = _emq_of(event.payload.get("user_data") or {})
-        key = (event.pixel_id, event.event_name)
-        summary = self.emq.get(key)
-        if summary is None:
-            summary = self.emq[key] = EmqSummary()
-        summary.count += 1
-        summary.total += score
-        summary.weak += weak
-        if event.dropped:
-            self.user_data_dropped.update(event.dropped)
+        self.observe_batch([(None, event)])
+
+    def observe_batch(self, events: Iterable[tuple[object, CapiEvent]]) -> None:
+        """``observe_mapped`` for a poll batch's events (with their records), summed per key."""
+        sums, dropped = tally(events)
+        for key, (count, total, weak) in sums.items():
+            summary = self.emq.get(key)
+            if summary is None:
+                summary = self.emq[key] = EmqSummary()
+            summary.count += count
+            summary.total += total
+            summary.weak += weak
+        if dropped:
+            self.user_data_dropped.update(dropped)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -92,19 +96,3 @@ class RunStats:
                 for (field, reason), count in sorted(self.user_data_dropped.items())
             },
         }
-
-
-_EMQ_BY_KEYS: dict[tuple[str, ...], tuple[float, bool]] = {}
-_EMQ_CACHE_SIZE = 4096  # distinct sets of identifiers; a real feed has a few dozen
-
-
-def _emq_of(user_data: Mapping[str, Any]) -> tuple[float, bool]:
-    """(score, weak) of ``estimate``, which depends only on which keys hold a value: memoized."""
-    present = tuple([key for key, value in user_data.items() if value])
-    found = _EMQ_BY_KEYS.get(present)
-    if found is None:
-        if len(_EMQ_BY_KEYS) >= _EMQ_CACHE_SIZE:
-            _EMQ_BY_KEYS.clear()
-        score = estimate(user_data)
-        found = _EMQ_BY_KEYS[present] = (score.score, score.weak)
-    return found

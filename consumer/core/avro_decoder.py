@@ -33,9 +33,10 @@ from consumer.core.avro_guard import (
 from consumer.core.logical import CONVERSION_ERRORS, DROPPED_KEY, out_of_range
 from consumer.errors import DecodeError
 
-__all__ = ["Decoder", "compile_decoder", "decoder_source"]
+__all__ = ["Decoder", "Entry", "compile_decoder", "decoder_source", "entry_decoder"]
 
 Decoder = Callable[[bytes, DecodeLimits], Any]
+Entry = Callable[[bytes, int, Budget], tuple[Any, int]]  # a generated record function
 _MAX_DEPTH = 6  # nesting (in indentation levels) before a type gets its own function
 _NEVER_FAILS = frozenset({"decimal"})  # fastavro rounds decimals to their precision
 _CONVERSION = {"_CONVERSION_ERRORS": CONVERSION_ERRORS, "_out_of_range": out_of_range}
@@ -51,7 +52,12 @@ def compile_decoder(schema: Any) -> Decoder:
     entry = generator.function(schema)
     namespace: dict[str, Any] = {**RUNTIME, **generator.constants, **_CONVERSION}
     exec(compile(generator.source(), "<avro decoder>", "exec"), namespace)  # noqa: S102
-    decode: Callable[[bytes, int, Budget], tuple[Any, int]] = namespace[entry]
+    decode: Entry = namespace[entry]
+    return entry_decoder(decode)
+
+
+def entry_decoder(decode: Entry) -> Decoder:
+    """The decoder around a generated entry function (here or ahead of time: ``avro_aot``)."""
 
     def decoder(payload: bytes, limits: DecodeLimits) -> Any:
         budget = Budget(limits)

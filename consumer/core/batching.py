@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 import orjson
+from mypy_extensions import mypyc_attr
 
 from consumer.core.models import CapiEvent
 
@@ -22,6 +23,7 @@ BatchKey = tuple[str, str | None]
 _ENVELOPE_BYTES = 64  # '{"data":[' ... '],"test_event_code":"..."}' overhead, rounded up
 
 
+@mypyc_attr(native_class=False)  # generic and slotted: mypyc cannot make it a native class
 @dataclass(slots=True)
 class Batch(Generic[T]):
     """Events for one (pixel, test code), each with the caller's token (its source record)."""

@@ -24,6 +24,7 @@ from typing import Any, Literal, NamedTuple, Protocol
 
 import fastavro
 
+from consumer.core.avro_aot import shipped_decoder
 from consumer.core.avro_decoder import compile_decoder
 from consumer.core.avro_guard import DecodeLimits, compile_guard
 from consumer.core.logical import CONVERSION_ERRORS, lenient_read
@@ -191,8 +192,8 @@ def _reader_of(writer: dict[str, Any], reader: dict[str, Any]) -> _Read:
 
 
 def _read_function(writer: dict[str, Any], reader: dict[str, Any]) -> _Read:
-    if writer == reader:
-        return compile_decoder(writer)
+    if writer == reader:  # our shipped schemas were compiled ahead of time; others now
+        return shipped_decoder(writer) or compile_decoder(writer)
     return guarded_reader(writer, reader)
 
 

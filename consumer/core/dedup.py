@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
+from mypy_extensions import mypyc_attr
+
 __all__ = [
     "Claim",
     "DedupStore",
@@ -123,6 +125,7 @@ class DedupStore(Protocol):
     async def close(self) -> None: ...
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # tests subclass it to simulate outages
 class MemoryDedupStore:
     """In-process, not persisted: for unit tests and throwaway runs (backend ``memory``)."""
 

@@ -10,11 +10,22 @@ It is a heuristic of presence, not a prediction of Meta's score: the number is o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["MAX_SCORE", "WEAK_BELOW", "WEIGHTS", "EmqEstimate", "estimate"]
+from consumer.core.models import CapiEvent
+
+__all__ = [
+    "MAX_SCORE",
+    "WEAK_BELOW",
+    "WEIGHTS",
+    "EmqEstimate",
+    "Tally",
+    "estimate",
+    "score_of",
+    "tally",
+]
 
 MAX_SCORE = 10.0  # Meta's scale (capi.md §8)
 WEAK_BELOW = 6.0  # Meta: "aim for 6.0 or higher where possible"
@@ -58,3 +69,35 @@ def estimate(user_data: Mapping[str, Any]) -> EmqEstimate:
     score = min(MAX_SCORE, sum(WEIGHTS[key] for key in present))
     missing = tuple(key for key in _KEY_IDENTIFIERS if key not in present)
     return EmqEstimate(round(score, 1), present, missing)
+
+
+_BY_KEYS: dict[tuple[str, ...], tuple[float, bool]] = {}
+_CACHE_SIZE = 4096  # distinct sets of identifiers; a real feed has a few dozen
+Tally = dict[tuple[str, str], tuple[int, float, int]]  # (pixel, event_name) -> count, total, weak
+
+
+def score_of(user_data: Mapping[str, Any]) -> tuple[float, bool]:
+    """(score, weak) of ``estimate``, which depends only on which keys hold a value: memoized."""
+    present = tuple([key for key, value in user_data.items() if value])
+    found = _BY_KEYS.get(present)
+    if found is None:
+        if len(_BY_KEYS) >= _CACHE_SIZE:
+            _BY_KEYS.clear()
+        score = estimate(user_data)
+        found = _BY_KEYS[present] = (score.score, score.weak)
+    return found
+
+
+def tally(events: Iterable[tuple[object, CapiEvent]]) -> tuple[Tally, list[tuple[str, str]]]:
+    """Estimates of a batch of events summed per (pixel, event_name), and their dropped values
+    as (field, reason): one call per poll batch instead of one per event."""
+    sums: Tally = {}
+    dropped: list[tuple[str, str]] = []
+    for _record, event in events:
+        score, weak = score_of(event.payload.get("user_data") or {})
+        key = (event.pixel_id, event.event_name)
+        count, total, weaks = sums.get(key, (0, 0.0, 0))
+        sums[key] = (count + 1, total + score, weaks + weak)
+        if event.dropped:
+            dropped += event.dropped
+    return sums, dropped

@@ -54,13 +54,14 @@ class SourceRecord:
 
 
 # Not frozen: a frozen dataclass's __init__ costs a microsecond more per event (object.__setattr__
-# per field), and nothing mutates an event after mapping.
+# per field), and the pipeline empties its payload once counted.
 @dataclass(slots=True)
 class CapiEvent:
     """One server event ready for Meta: ``body`` is its exact JSON, serialized once.
 
     ``payload`` is the event as a dict (hashed user_data already); ``body`` is
-    ``orjson.dumps(payload)``, reused by every batch and every retry.
+    ``orjson.dumps(payload)``, reused by every batch and every retry. The pipeline empties
+    ``payload`` once the event is validated and counted (``processing.release_payloads``).
     """
 
     pixel_id: str

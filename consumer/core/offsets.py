@@ -8,8 +8,9 @@ earlier record are settled; Kafka's committed offset means "next record to read"
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Collection, Iterable
 
-from consumer.core.models import TopicPartition
+from consumer.core.models import SourceRecord, TopicPartition
 
 __all__ = ["OffsetTracker", "PartitionOffsets"]
 
@@ -76,6 +77,28 @@ class OffsetTracker:
         partition = self._partitions.get(tp)
         if partition is not None:  # a revoked partition's late result is ignored
             partition.settle(offset)
+
+    def add_polled(
+        self, records: list[SourceRecord], assigned: Collection[TopicPartition]
+    ) -> list[SourceRecord]:
+        """``add`` every record of a poll whose partition is in ``assigned``; those records."""
+        kept: list[SourceRecord] = []
+        for record in records:
+            tp = (record.topic, record.partition)
+            if tp in assigned:
+                value, key = record.value, record.key
+                size = (len(value) if value is not None else 0) + (len(key) if key else 0)
+                self.add(tp, record.offset, size)
+                kept.append(record)
+        return kept
+
+    def settle_records(self, records: Iterable[SourceRecord]) -> None:
+        """``settle`` each record (one call per batch of results)."""
+        partitions = self._partitions
+        for record in records:
+            partition = partitions.get((record.topic, record.partition))
+            if partition is not None:
+                partition.settle(record.offset)
 
     def pending(self, tp: TopicPartition, offset: int) -> bool:
         """True while the record is tracked and unsettled; false once its partition was revoked,

@@ -8,21 +8,43 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from consumer.core.decoding import DecodeLimits, LocalWriters, decode_value
+from consumer.core.decoding import (
+    CONFLUENT_MAGIC,
+    DecodeLimits,
+    LocalWriters,
+    confluent_schema_id,
+    decode_value,
+)
 from consumer.core.mapping import Filtered, map_record
 from consumer.core.models import CapiEvent, Failure, SourceRecord
 from consumer.core.validation import validate_event
-from consumer.errors import MappingError, RecordError
+from consumer.errors import DecodeError, MappingError, RecordError
 from consumer.settings import EventType, Settings, TopicSettings
 
-__all__ = ["SOURCE_TOPIC_HEADER", "Processor", "Result", "WriterLookup"]
+__all__ = [
+    "SOURCE_TOPIC_HEADER",
+    "Processed",
+    "Processor",
+    "Result",
+    "WriterLookup",
+    "release_payloads",
+]
 
 SOURCE_TOPIC_HEADER = "capi.dlq.source_topic"  # set on DLQ records; replays keep it
 
 Result = CapiEvent | Filtered | Failure
 WriterLookup = Callable[[int], dict[str, Any] | None]
+
+
+class Processed(NamedTuple):
+    """One poll batch through decode, map and validate, split by outcome (record order kept)."""
+
+    events: list[tuple[SourceRecord, CapiEvent]]
+    failures: list[tuple[SourceRecord, Failure]]
+    filtered: list[tuple[SourceRecord, Filtered]]
+    decoded: int  # records that got past decoding (events, filtered, later failures)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +113,52 @@ class Processor:
         except RecordError as exc:
             return Failure(exc.reason, exc.stage, exc.message, _event_details(mapped))
         return mapped
+
+    def uncached_schema_id(self, record: SourceRecord) -> int | None:
+        """The Confluent schema id this record needs from the registry, if not cached yet."""
+        try:
+            _topic, settings = self.source_topic(record)
+            if settings.framing == "auto" and record.value and record.value[0] != CONFLUENT_MAGIC:
+                return None
+            if settings.framing not in ("confluent", "auto"):
+                return None
+            schema_id = confluent_schema_id(record.value)
+        except (DecodeError, MappingError):
+            return None  # processing turns it into a dead letter with the reason
+        return None if self.writer_lookup(schema_id) is not None else schema_id
+
+    def uncached_schema_ids(self, records: list[SourceRecord]) -> list[int | None]:
+        """``uncached_schema_id`` of each record, in one compiled loop (every poll batch)."""
+        return [self.uncached_schema_id(record) for record in records]
+
+    def process_batch(self, records: list[SourceRecord]) -> Processed:
+        """``process`` for every record in one compiled loop: no per-record Python around it."""
+        events: list[tuple[SourceRecord, CapiEvent]] = []
+        failures: list[tuple[SourceRecord, Failure]] = []
+        filtered: list[tuple[SourceRecord, Filtered]] = []
+        undecoded = 0
+        for record in records:
+            result = self.process(record)
+            if isinstance(result, CapiEvent):
+                events.append((record, result))
+            elif isinstance(result, Failure):
+                failures.append((record, result))
+                undecoded += result.stage == "decode"
+            else:
+                filtered.append((record, result))
+        return Processed(events, failures, filtered, len(records) - undecoded)
+
+
+def release_payloads(events: list[tuple[SourceRecord, CapiEvent]]) -> None:
+    """Empty each event's ``payload`` once it is validated and counted (EMQ, drops).
+
+    From then on only its ``body`` (the JSON, serialized once) is batched, sent, retried and
+    split, so the payload's dicts and lists need not wait in memory, scanned again and again by
+    the garbage collector, while the batch is in flight: a few µs per event less in the
+    end-to-end benchmark, and less memory with many events in flight.
+    """
+    for _record, event in events:
+        event.payload = {}
 
 
 def _event_details(mapped: CapiEvent | Filtered | None) -> dict[str, str]:

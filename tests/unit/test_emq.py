@@ -85,3 +85,19 @@ class TestRunStats:
         summary = stats.emq[(PIXEL, "Purchase")]
         assert round(sum(estimate(v).score for v in variants), 6) == round(summary.total, 6)
         assert sum(estimate(v).weak for v in variants) == summary.weak
+
+    def test_a_batch_counts_as_its_events_one_by_one(self) -> None:
+        """observe_batch (once per poll batch) gives the summary of observe_mapped per event."""
+        settings = make_settings()
+        events = [
+            map_record("order", make_order(order_id=f"O-{i}", customer=customer), settings)
+            for i, customer in enumerate([{}, {"email": "bad@", "city": "Paris"}, {"phone": ""}])
+        ]
+        one_by_one, batched = RunStats(), RunStats()
+
+        for event in events:
+            assert isinstance(event, CapiEvent)
+            one_by_one.observe_mapped(event)
+        batched.observe_batch([(None, event) for event in events if isinstance(event, CapiEvent)])
+
+        assert one_by_one.summary() == batched.summary()

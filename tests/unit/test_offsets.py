@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from consumer.core.models import SourceRecord
 from consumer.core.offsets import OffsetTracker, PartitionOffsets
 
 TP = ("orders", 0)
@@ -104,3 +105,31 @@ def test_pending_ends_with_revocation_even_when_assigned_again() -> None:
     tracker.add(TP, 5)
 
     assert ((True, False), False) == (before, tracker.pending(TP, 0))
+
+
+class TestBatchCalls:
+    def test_add_polled_keeps_assigned_records_with_their_sizes(self) -> None:
+        """A poll batch is tracked in one call: other partitions' records are left out, and
+        the bytes in flight count key and value."""
+        tracker = OffsetTracker()
+        records = [
+            SourceRecord("orders", 0, 5, b"k", b"value"),
+            SourceRecord("orders", 1, 7, None, b"xx"),  # not assigned
+            SourceRecord("orders", 0, 6, None, None),
+        ]
+
+        kept = tracker.add_polled(records, {TP})
+
+        assert [records[0], records[2]] == kept
+        assert (2, 6) == (tracker.unsettled(), tracker.unsettled_bytes())
+
+    def test_settle_records_settles_each_and_ignores_revoked_partitions(self) -> None:
+        """Settling a batch of records equals settling each; a revoked partition's are ignored."""
+        tracker = OffsetTracker()
+        records = [SourceRecord("orders", 0, offset, None, b"v") for offset in (3, 4, 5)]
+        tracker.add_polled(records, {TP})
+
+        tracker.settle_records([*records[:2], SourceRecord("orders", 9, 1, None, None)])
+
+        assert {TP: 5} == tracker.to_store()
+        assert 1 == tracker.unsettled()

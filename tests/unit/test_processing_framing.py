@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from consumer.core.decoding import LocalWriters
 from consumer.core.models import Failure, SourceRecord
-from consumer.core.processing import SOURCE_TOPIC_HEADER, Processor
+from consumer.core.processing import SOURCE_TOPIC_HEADER, Processor, release_payloads
 from consumer.devstack.framing import encode_raw, encode_single_object
 from consumer.schemas import load_schema_file, schema_fingerprint
 from tests.fixtures.factories import make_order, make_settings
@@ -68,3 +69,46 @@ class TestProcessorDecode:
 
         assert isinstance(result, Failure)
         assert ("decode.oversize", "decode") == (result.reason, result.stage)
+
+
+class TestProcessBatch:
+    def test_a_batch_is_split_by_outcome_like_records_one_by_one(self) -> None:
+        """process_batch gives what process gives per record, grouped: events, failures (with the
+        records), filtered; records that got past decoding are counted."""
+        now = make_order()["occurred_at"].timestamp()
+        processor = Processor(
+            SETTINGS,
+            {"order": ORDER},
+            lambda _id: None,
+            lambda: now,
+            LocalWriters({schema_fingerprint(ORDER): ORDER}, {"raw": ORDER}),
+        )
+        good = record("so", encode_single_object(make_order(), ORDER))
+        cancelled = record("so", encode_single_object(make_order(status="CANCELLED"), ORDER))
+        garbage = record("so", b"\xc3\x01garbage")
+        records = [good, garbage, cancelled, good]
+
+        processed = processor.process_batch(records)
+        one_by_one = [processor.process(r) for r in records]
+
+        assert [good, good] == [r for r, _ in processed.events]
+        assert [one_by_one[0].body, one_by_one[3].body] == [  # type: ignore[union-attr]
+            e.body for _, e in processed.events
+        ]
+        assert [(garbage, one_by_one[1])] == processed.failures
+        assert [(cancelled, one_by_one[2])] == processed.filtered
+        assert 3 == processed.decoded
+
+    def test_release_payloads_keeps_what_is_sent(self) -> None:
+        """Once counted, events keep their body (what is sent) and drop their payload dicts."""
+        now = make_order()["occurred_at"].timestamp()
+        processor = dataclasses.replace(PROCESSOR, clock=lambda: now)
+        processed = processor.process_batch(
+            [record("so", encode_single_object(make_order(), ORDER))]
+        )
+        ((_record, event),) = processed.events
+        body = event.body
+
+        release_payloads(processed.events)
+
+        assert ({}, body) == (event.payload, event.body)
