@@ -12,6 +12,20 @@ PYTHON=${PYTHON:-python3}
 VENV=.venv
 # The install is redone whenever what it builds from changes: a compiled module left next to newer
 # source would be stale (consumer.core refuses to import it; this rebuilds it first).
+# pip, quiet when it works; its whole output and a non-zero exit when it fails (a mypyc error in
+# the core must stop here with its message, not surface later as a stale or missing module).
+pip_quiet() {
+  local log
+  log=$(mktemp)
+  if ! "$VENV/bin/python" -m pip --disable-pip-version-check "$@" >"$log" 2>&1; then
+    grep -v '^WARNING: Location' "$log" >&2
+    rm -f "$log"
+    echo "bootstrap: pip $* failed (output above)" >&2
+    exit 1
+  fi
+  rm -f "$log"
+}
+
 BUILD_INPUTS=$(cat pyproject.toml setup.py consumer/build_info.py consumer/core/*.py | sha256sum | cut -c1-16)
 STAMP=$VENV/.installed-$BUILD_INPUTS-pure${CONSUMER_CORE_PURE:-0}
 
@@ -32,15 +46,15 @@ if [ ! -f "$STAMP" ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${BUILD_TOOLS[@]}" >/dev/null
   fi
   echo "bootstrap: installing the project and its dev extras" >&2
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' >&2 || true
+  pip_quiet install --upgrade pip
   # The build requirements of pyproject.toml, in the venv: rebuilds skip an isolated build env.
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check 'setuptools>=77' wheel 'mypy>=1.10' 2>&1 | grep -v '^WARNING: Location' >&2 || true
+  pip_quiet install 'setuptools>=77' wheel 'mypy>=1.10'
   rm -f consumer/core__mypyc.*.so consumer/core/*.so consumer/core/compiled.sha256 # nothing stale survives
   # First the dependencies (with the quick pure build), so that mypyc compiles the core against
   # their real types; then the core compiled in place.
-  CONSUMER_CORE_PURE=1 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-build-isolation -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' >&2 || true
+  CONSUMER_CORE_PURE=1 pip_quiet install --no-build-isolation -e '.[dev]'
   started=$(date +%s)
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' >&2 || true
+  pip_quiet install --no-build-isolation --no-deps -e '.[dev]'
   echo "bootstrap: built in $(($(date +%s) - started)) s ($([ "${CONSUMER_CORE_PURE:-0}" = 1 ] && echo pure Python || echo consumer/core compiled with mypyc))" >&2
   "$VENV/bin/python" -c 'import consumer, confluent_kafka, fastavro, aiohttp' # fail loudly if the install did not work
   [ "${CONSUMER_CORE_PURE:-0}" = 1 ] || "$VENV/bin/python" -c 'import consumer.core.mapping as m; assert m.__file__.endswith(".so"), m.__file__'

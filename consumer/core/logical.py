@@ -75,7 +75,8 @@ def _stripped(schema: Any) -> Any:
     if not isinstance(schema, dict):
         return schema
     copy = {key: _stripped(value) for key, value in schema.items()}
-    if copy.get("logicalType") not in (None, *_KEPT):
+    logical = copy.get("logicalType")
+    if logical is not None and logical not in _KEPT:
         del copy["logicalType"]
     return copy
 
