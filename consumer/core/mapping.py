@@ -97,7 +97,7 @@ def _map(
     custom_data = _with_crm(record, rules, action_source, custom_data)
     if custom_data:
         payload["custom_data"] = custom_data
-    return CapiEvent(
+    event = CapiEvent(
         pixel_id=pixel_id,
         test_event_code=test_event_code,
         event_name=event_name,
@@ -108,6 +108,8 @@ def _map(
         body=bytes(memoryview(orjson.dumps(payload))),  # exact size: see _BODY_NOTE
         dropped=built.dropped + decoded if (decoded := record.get(DROPPED_KEY)) else built.dropped,
     )
+    event.hashed_by_mapper = True  # user_data's hashed keys hold only _hash_customer's digests
+    return event
 
 
 def _with_crm(
