@@ -95,7 +95,9 @@ def build_user_data(
         raw_country = customer.get("country")
         known = country_code(raw_country) if isinstance(raw_country, str) else None
         region = known or default_country
-        _hash_customer(customer, region, external_id_form, user_data, dropped)
+        # a dict (as decoded) gets mypyc's native dict.get in the per-field loop, not a method call
+        fields = customer if type(customer) is dict else dict(customer)
+        _hash_customer(fields, region, external_id_form, user_data, dropped)
     browser = record.get("browser") or {}
     _add_browser(browser, occurred_at, user_data, dropped)
     if record.get("meta_lead_id"):
@@ -104,7 +106,7 @@ def build_user_data(
 
 
 def _hash_customer(
-    customer: Mapping[str, Any],
+    customer: dict[str, Any],
     region: str | None,
     external_id_form: ExternalIdForm,
     user_data: dict[str, Any],
