@@ -99,7 +99,9 @@ def build_user_data(
         fields = customer if type(customer) is dict else dict(customer)
         _hash_customer(fields, region, external_id_form, user_data, dropped)
     browser = record.get("browser") or {}
-    _add_browser(browser, occurred_at, user_data, dropped)
+    _add_browser(
+        browser if type(browser) is dict else dict(browser), occurred_at, user_data, dropped
+    )
     if record.get("meta_lead_id"):
         _add_lead_id(str(record["meta_lead_id"]), user_data, dropped)
     return UserDataResult(user_data, tuple(dropped))
@@ -143,7 +145,7 @@ def _hash_one(hasher: FieldHasher, value: object, region: str | None) -> str | R
 
 
 def _add_browser(
-    browser: Mapping[str, Any],
+    browser: dict[str, Any],
     occurred_at: dt.datetime,
     user_data: dict[str, Any],
     dropped: list[Dropped],
