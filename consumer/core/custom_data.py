@@ -81,9 +81,11 @@ def _extras(record: Mapping[str, Any], properties: Mapping[str, str]) -> dict[st
 
 
 def order_custom_data(
-    record: Mapping[str, Any], properties: Mapping[str, str] | None = None
+    source: Mapping[str, Any], properties: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
     """value, currency, contents, content_ids, content_type, num_items, order_id, ltv, delivery."""
+    # a dict (as decoded): mypyc's native dict.get for the lookups below, not method calls
+    record: dict[str, Any] = source if type(source) is dict else dict(source)
     items = record.get("line_items") or []
     delivery = record.get("delivery_category")
     custom: dict[str, Any] = {

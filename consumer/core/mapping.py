@@ -46,16 +46,18 @@ def map_record(
     event_type: EventType, record: Mapping[str, Any], settings: Settings
 ) -> CapiEvent | Filtered:
     """Map one decoded record to a CAPI event, or say why it is not one."""
+    # a dict (as decoded): mypyc's native dict.get for the many lookups below, not method calls
+    fields: dict[str, Any] = record if type(record) is dict else dict(record)
     if event_type == "order":
         rules: OrderMapping | LeadMapping = settings.mapping.order
-        custom_data = order_custom_data(record, rules.custom_properties)
-        return _map(record, settings, rules, "status", custom_data)
+        custom_data = order_custom_data(fields, rules.custom_properties)
+        return _map(fields, settings, rules, "status", custom_data)
     rules = settings.mapping.lead
-    return _map(record, settings, rules, "stage", lead_custom_data(record, rules.custom_properties))
+    return _map(fields, settings, rules, "stage", lead_custom_data(fields, rules.custom_properties))
 
 
 def _map(
-    record: Mapping[str, Any],
+    record: dict[str, Any],
     settings: Settings,
     rules: OrderMapping | LeadMapping,
     state_field: str,
@@ -97,7 +99,7 @@ def _map(
     custom_data = _with_crm(record, rules, action_source, custom_data)
     if custom_data:
         payload["custom_data"] = custom_data
-    return CapiEvent(
+    event = CapiEvent(
         pixel_id=pixel_id,
         test_event_code=test_event_code,
         event_name=event_name,
@@ -108,6 +110,8 @@ def _map(
         body=bytes(memoryview(orjson.dumps(payload))),  # exact size: see _BODY_NOTE
         dropped=built.dropped + decoded if (decoded := record.get(DROPPED_KEY)) else built.dropped,
     )
+    event.hashed_by_mapper = True  # user_data's hashed keys hold only _hash_customer's digests
+    return event
 
 
 def _with_crm(
@@ -182,7 +186,7 @@ def render_event_id(template: str, record: Mapping[str, Any]) -> str:
     return event_id
 
 
-def _pixel_for(record: Mapping[str, Any], settings: Settings) -> str:
+def _pixel_for(record: dict[str, Any], settings: Settings) -> str:
     pixel_id = record.get("pixel_id")
     if pixel_id is None and record.get("tenant_id") is not None:
         pixel_id = settings.tenants.get(record["tenant_id"])
@@ -197,7 +201,7 @@ def _pixel_for(record: Mapping[str, Any], settings: Settings) -> str:
     return str(pixel_id)
 
 
-def _occurred_at(record: Mapping[str, Any]) -> dt.datetime:
+def _occurred_at(record: dict[str, Any]) -> dt.datetime:
     occurred_at = record.get("occurred_at")
     if not isinstance(occurred_at, dt.datetime):
         raise MappingError("mapping.missing_field", "occurred_at is missing")
@@ -205,7 +209,7 @@ def _occurred_at(record: Mapping[str, Any]) -> dt.datetime:
 
 
 def _payload(
-    record: Mapping[str, Any],
+    record: dict[str, Any],
     event_name: str,
     event_id: str,
     action_source: str,

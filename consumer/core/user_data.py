@@ -95,16 +95,20 @@ def build_user_data(
         raw_country = customer.get("country")
         known = country_code(raw_country) if isinstance(raw_country, str) else None
         region = known or default_country
-        _hash_customer(customer, region, external_id_form, user_data, dropped)
+        # a dict (as decoded) gets mypyc's native dict.get in the per-field loop, not a method call
+        fields = customer if type(customer) is dict else dict(customer)
+        _hash_customer(fields, region, external_id_form, user_data, dropped)
     browser = record.get("browser") or {}
-    _add_browser(browser, occurred_at, user_data, dropped)
+    _add_browser(
+        browser if type(browser) is dict else dict(browser), occurred_at, user_data, dropped
+    )
     if record.get("meta_lead_id"):
         _add_lead_id(str(record["meta_lead_id"]), user_data, dropped)
     return UserDataResult(user_data, tuple(dropped))
 
 
 def _hash_customer(
-    customer: Mapping[str, Any],
+    customer: dict[str, Any],
     region: str | None,
     external_id_form: ExternalIdForm,
     user_data: dict[str, Any],
@@ -141,7 +145,7 @@ def _hash_one(hasher: FieldHasher, value: object, region: str | None) -> str | R
 
 
 def _add_browser(
-    browser: Mapping[str, Any],
+    browser: dict[str, Any],
     occurred_at: dt.datetime,
     user_data: dict[str, Any],
     dropped: list[Dropped],

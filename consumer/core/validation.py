@@ -46,8 +46,13 @@ _NUMBERS = (int, float, orjson.Fragment)  # a tuple: isinstance is slower with a
 
 
 def validate_event(event: CapiEvent, now: float, future_skew_s: int) -> None:
-    """Raise ValidationError for the first rule ``event`` breaks; return None when it is sendable."""
-    for check in _CHECKS:
+    """Raise ValidationError for the first rule ``event`` breaks; return None when it is sendable.
+
+    The hashed user_data values of an event our mapper built (``hashed_by_mapper``) are not
+    re-checked with the SHA-256 regex: the mapper only puts hexdigests or checked pre-hashed
+    values there. ``violations`` (preview, tests) always runs every check.
+    """
+    for check in _CHECKS_MAPPED if event.hashed_by_mapper else _CHECKS:
         check(event, now, future_skew_s)
 
 
@@ -151,6 +156,19 @@ def _check_user_data(event: CapiEvent, _now: float, _skew: int) -> None:
     user_data: dict[str, Any] = event.payload.get("user_data") or {}
     if not user_data:
         raise ValidationError("invalid.no_user_data", "user_data has no usable identifier")
+    _check_hashes(user_data)
+    _check_combinations(user_data)
+
+
+def _check_mapped_user_data(event: CapiEvent, _now: float, _skew: int) -> None:
+    """``_check_user_data`` for an event whose hashes the mapper made (see ``validate_event``)."""
+    user_data: dict[str, Any] = event.payload.get("user_data") or {}
+    if not user_data:
+        raise ValidationError("invalid.no_user_data", "user_data has no usable identifier")
+    _check_combinations(user_data)
+
+
+def _check_hashes(user_data: dict[str, Any]) -> None:
     is_hash = _SHA256_HEX.fullmatch
     for key in HASHED_KEYS.intersection(user_data):
         for item in user_data[key]:  # plain loops: this runs for every value of every event
@@ -158,6 +176,9 @@ def _check_user_data(event: CapiEvent, _now: float, _skew: int) -> None:
                 raise ValidationError(
                     "invalid.unhashed_user_data", f"user_data.{key} is not SHA-256"
                 )
+
+
+def _check_combinations(user_data: dict[str, Any]) -> None:
     keys = frozenset(user_data)
     for combination in INSUFFICIENT_COMBINATIONS:
         if keys <= combination:
@@ -186,4 +207,8 @@ _CHECKS: tuple[Callable[[CapiEvent, float, int], None], ...] = (
     _check_user_data,
     _check_consent,
     *PARAM_CHECKS,  # net_revenue, business messaging, app events, AppendAttribution
+)
+# The same checks, in the same order, for events the mapper built (``hashed_by_mapper``).
+_CHECKS_MAPPED: tuple[Callable[[CapiEvent, float, int], None], ...] = tuple(
+    _check_mapped_user_data if check is _check_user_data else check for check in _CHECKS
 )

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
 
+from consumer.core.app_data import _USER_IDS
 from consumer.core.mapping import map_record
+from consumer.core.messaging import ID_FIELDS
 from consumer.core.models import CapiEvent
-from consumer.core.validation import validate_event, violations
+from consumer.core.validation import HASHED_KEYS, validate_event, violations
 from consumer.errors import ValidationError
 from tests.fixtures.factories import NOW, make_order, make_settings
 
@@ -186,3 +189,51 @@ def test_violations_lists_every_rule() -> None:
         "invalid.missing_event_source_url",
         "invalid.purchase_without_value",
     ] == [exc.reason for exc in violations(event, NOW.timestamp(), 300)]
+
+
+class TestHashesOfMappedEvents:
+    """validate_event does not re-check the hashes of events the mapper built: these tests fail
+    if that ever lets an unhashed value through."""
+
+    def test_only_the_mapper_marks_an_event(self) -> None:
+        """A CapiEvent built anywhere else (replays, tests, tools), or a mapped one copied with
+        another payload (dataclasses.replace), gets the full hash check."""
+        event = _event_with(user_data={"em": ["John@x.com"], "client_user_agent": "UA"})
+
+        assert not event.hashed_by_mapper
+        with pytest.raises(ValidationError) as info:
+            validate_event(event, NOW.timestamp(), future_skew_s=300)
+        assert "invalid.unhashed_user_data" == info.value.reason
+
+    @pytest.mark.parametrize(
+        "customer",
+        [
+            {"email": "A" * 64, "first_name": "F" * 64, "phone": "+1 650 555 0100"},
+            {"email": "a" * 63 + "g", "last_name": " " + "0" * 64 + " ", "city": "E" * 64},
+            {"email": "John@Example.com\n", "external_id": "x\n" + "f" * 64, "gender": "W"},
+        ],
+        ids=["uppercase-hex", "near-hex", "newlines"],
+    )
+    def test_mapped_hashes_are_sha256_hex(self, customer: dict[str, Any]) -> None:
+        """What the mapper puts under a hashed key is 64 lowercase hex characters, whatever the
+        input looks like; the full check (violations) agrees."""
+        order = make_order()
+        event = map_record(
+            "order", make_order(customer={**order["customer"], **customer}), make_settings()
+        )
+        assert isinstance(event, CapiEvent)
+
+        assert event.hashed_by_mapper
+        for key in HASHED_KEYS.intersection(event.payload["user_data"]):
+            for value in event.payload["user_data"][key]:
+                assert re.fullmatch(r"[0-9a-f]{64}", value), key
+        assert not [
+            exc
+            for exc in violations(event, NOW.timestamp(), 300)
+            if exc.reason == "invalid.unhashed_user_data"
+        ]
+
+    def test_contexts_add_no_hashed_key(self) -> None:
+        """Messaging and app contexts add raw user_data keys after hashing: none is a hashed key."""
+        assert not HASHED_KEYS.intersection(ID_FIELDS)
+        assert not HASHED_KEYS.intersection(_USER_IDS)
