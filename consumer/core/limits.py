@@ -71,8 +71,13 @@ class PixelLimit:
         gradient = max(_MIN_GRADIENT, min(1.0, _TOLERANCE * self.rtt_slow / self.rtt_fast))
         if gradient >= 1.0 and in_flight is not None and in_flight * 2 < self.limit:
             return  # not using its limit: nothing learned about a higher one
-        if self.limit >= self.threshold and gradient >= 1.0:
-            self._move_to(self.limit + 1.0 / self.limit, smoothing=1.0)
+        if gradient >= 1.0:
+            # Slow start below the throttle threshold (+1 per acknowledged request: the limit
+            # doubles each round of requests, as TCP's congestion window does); above it, +1 per
+            # round. A pixel whose backlog waits on Meta's latency reaches its cap in a few
+            # rounds instead of the tens of seconds a smoothed gradient step takes.
+            step = 1.0 if self.limit < self.threshold else 1.0 / self.limit
+            self._move_to(self.limit + step, smoothing=1.0)
             return
         self._move_to(self.limit * gradient + math.sqrt(self.limit), smoothing=_SMOOTHING)
 

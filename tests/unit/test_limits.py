@@ -60,6 +60,20 @@ def test_steady_latency_grows_to_the_cap() -> None:
     assert 32 == limit.allowed
 
 
+def test_slow_start_reaches_the_cap_in_a_few_rounds() -> None:
+    """Below any throttle threshold the limit doubles per round of requests (+1 per success):
+    from 4 to the cap of 32 within three rounds, not tens of seconds at Meta's latency."""
+    limit = PixelLimit(maximum=32, initial=4)
+    rounds = 0
+
+    while limit.allowed < 32 and rounds < 10:
+        for _ in range(limit.allowed):  # one round: every request in flight answered
+            limit.on_success(0.4, in_flight=limit.allowed)
+        rounds += 1
+
+    assert (32, True) == (limit.allowed, rounds <= 3)
+
+
 def test_idle_pixel_does_not_grow() -> None:
     """A pixel using less than half of its limit learns nothing about a higher one."""
     limit = PixelLimit(maximum=32, initial=8)
