@@ -190,14 +190,8 @@ def _fast(raw: str, region: str | None) -> str | None:
 def normalize_phone_slow(raw: str, region: str | None) -> str | None:
     """E.164 digits through the full phonenumbers parser; None when not a valid number (one that
     matches no number type of its region, such as a 7-digit US number, can never match)."""
-    text = raw.strip()
-    if text.startswith("00"):
-        text = "+" + text[2:]
-    try:
-        parsed = phonenumbers.parse(text, None if text.startswith("+") else region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not _is_valid(parsed):
+    parsed = _parse(raw, region)
+    if parsed is None or not _is_valid(parsed):
         return None
     digits = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)[1:]
     return digits if len(digits) >= MIN_PHONE_DIGITS else None
@@ -239,11 +233,18 @@ def phone_rejection(raw: str, region: str | None) -> str:
     """
     if sum(ch.isdigit() for ch in raw) < MIN_PHONE_DIGITS:
         return "too_few_digits"
+    parsed = _parse(raw, region)
+    if parsed is not None and phonenumbers.is_possible_number(parsed):
+        return "invalid_for_region"
+    return "not_a_phone_number"
+
+
+def _parse(raw: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    """phonenumbers' reading of ``raw`` (``00`` as an international prefix), or None."""
     text = raw.strip()
     if text.startswith("00"):
         text = "+" + text[2:]
     try:
-        parsed = phonenumbers.parse(text, None if text.startswith("+") else region)
+        return phonenumbers.parse(text, None if text.startswith("+") else region)
     except phonenumbers.NumberParseException:
-        return "not_a_phone_number"
-    return "invalid_for_region" if phonenumbers.is_possible_number(parsed) else "not_a_phone_number"
+        return None
