@@ -314,10 +314,12 @@ class DeliverySettings(_Frozen):
     max_concurrent_requests: int = Field(64, ge=1)
     max_concurrent_per_pixel: int = Field(32, ge=1)
     initial_concurrent_per_pixel: int = Field(4, ge=1)
-    # Events between poll and settle (~5 KB of RSS each: record, event body, claim, offsets).
-    # Below 20k, one pixel at Meta's latency (p50 0.3 s, p99 1.5 s) pauses often enough that
-    # refetching after each resume starves the pipeline (measured: 7.6k vs 13.2k events/s).
-    max_in_flight_events: int = Field(20_000, ge=1)
+    # Events between poll and settle (~2.5 KB of RSS each: record, event body, claim, offsets).
+    # At Meta's latency (p50 0.3 s, p99 1.5 s) one pixel keeps ~10k events waiting for answers at
+    # the compiled consumer's ~23k events/s; at 20k the latency tail reached the budget, and each
+    # pause drops librdkafka's prefetch, so the pipeline starved (latency ratio 0.67); 30k keeps
+    # it fed while the stalled peak stays near 210 MB (docs/benchmarks.md).
+    max_in_flight_events: int = Field(30_000, ge=1)
     max_in_flight_bytes: int = Field(64_000_000, ge=1)
     low_water_ratio: float = Field(0.5, gt=0, lt=1)
     retry_base_s: float = Field(0.2, gt=0)

@@ -12,13 +12,13 @@ from consumer.reasons import FAMILIES, REASONS, describe, runbook_rows
 ROOT = Path(__file__).resolve().parents[2]
 # A reason literal: "decode.x", "mapping.x", "invalid.x" as the first argument of a record error.
 _LITERAL = re.compile(r'"((?:decode|mapping|invalid)\.[a-z_]+)"')
-_SEND_REASONS = {"rejected", "auth", "retries_exhausted"}
+_SEND_REASONS = {"rejected", "request_rejected", "auth", "retries_exhausted"}
 
 
 def _reasons_in_code() -> set[str]:
     found: set[str] = set()
-    for path in (ROOT / "consumer").glob("*.py"):
-        if path.name != "reasons.py":
+    for path in (ROOT / "consumer").rglob("*.py"):  # the core and the shells
+        if path.name != "reasons.py" and "devstack" not in path.parts:
             found.update(_LITERAL.findall(path.read_text()))
     return found
 
