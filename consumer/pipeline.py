@@ -9,8 +9,9 @@ thread); everything else here is loop-owned state. Guarantees (DESIGN.md §1):
 3. Sent records are confirmed in the dedup store before they settle; dead-lettered ones are
    acknowledged by the DLQ broker, then their claims are released, then they settle. Each part
    of a batch settles as soon as Meta acknowledges it, even while a rejected sibling is split.
-4. Above the in-flight budget (events or bytes) every assigned partition is paused; polling
-   continues, so the group membership holds.
+4. Above the in-flight budget (events or bytes) the loop stops polling for up to
+   ``delivery.pause_hold_s`` (librdkafka keeps its prefetch), then pauses every assigned
+   partition and polls again, so the group membership holds.
 5. While the schema registry is unreachable, records needing an uncached schema wait (see
    ``schema_wait``) and the rest flow; the loop keeps polling, pausing when too many wait.
 """
@@ -48,6 +49,8 @@ log = structlog.get_logger("consumer.pipeline")
 T = TypeVar("T")
 _ASSIGN_TIMEOUT_S = 60.0  # the loop only needs a moment; a long stall there is a bug to surface
 _INFRA_BACKOFF = Backoff(base_s=0.2, cap_s=10.0, deadline_s=float("inf"))
+_HOLD_TICK_S = 0.005  # while holding (over budget, not polling): how often room is looked for
+_MAX_POLL_INTERVAL_MS = 300_000  # librdkafka's default max.poll.interval.ms
 
 
 class Source(Protocol):
@@ -116,7 +119,10 @@ class Pipeline:
         self._tasks: set[asyncio.Task[None]] = set()
         self._pause_reasons: set[str] = set()
         self._reported_pause: frozenset[str] = frozenset()
-        self._paused = False
+        self._paused = False  # the partitions are paused in librdkafka
+        self._holding = False  # over the budget, not polling: librdkafka keeps its prefetch
+        self._held_since: float | None = None
+        self._hold_s = _hold_limit(settings)
         self._assigned: set[TopicPartition] = set()
         self._last_commit = clock()
         self.last_record_at = clock()
@@ -152,9 +158,13 @@ class Pipeline:
         consumer = self._settings.kafka
         while not stop.is_set() and not (stop_when and stop_when(self)):
             self.heartbeat_at = self._clock()
-            records = await self._bridge.on_consumer_thread(
-                self._source.poll, consumer.poll_batch_size, consumer.poll_timeout_s
-            )
+            if self._holding:
+                records = []
+                await asyncio.sleep(_HOLD_TICK_S)  # deliveries settle meanwhile
+            else:
+                records = await self._bridge.on_consumer_thread(
+                    self._source.poll, consumer.poll_batch_size, consumer.poll_timeout_s
+                )
             if self._held:  # polled while waiting out an outage: they come first
                 records, self._held = self._held + records, []
             if records:
@@ -404,6 +414,18 @@ class Pipeline:
         ):
             self._pause_reasons.discard("backpressure")
         want_paused = bool(self._pause_reasons)
+        if not want_paused:
+            self._held_since = None
+        elif self._held_since is None:
+            self._held_since = self._clock()
+        # Backpressure alone is first a hold (no polling, prefetch kept); an outage, or a hold
+        # that lasted pause_hold_s, pauses the partitions and polls on.
+        self._holding = (
+            self._pause_reasons == {"backpressure"}
+            and self._held_since is not None
+            and self._clock() - self._held_since < self._hold_s
+        )
+        want_paused = want_paused and not self._holding
         if want_paused != self._paused:
             await self._bridge.on_consumer_thread(
                 self._source.pause if want_paused else self._source.resume
@@ -415,7 +437,8 @@ class Pipeline:
 
     @property
     def paused(self) -> bool:
-        return self._paused
+        """Consumption is paused: partitions paused, or held (over the budget, not polling)."""
+        return self._paused or self._holding
 
     async def _maybe_commit(self, force: bool = False) -> None:
         if not force and self._clock() - self._last_commit < self._settings.kafka.commit_interval_s:
@@ -438,3 +461,12 @@ class Pipeline:
             log.info("shutdown.drained", abandoned_batches=len(pending))
         await self._maybe_commit(force=True)
         await self._bridge.on_consumer_thread(self._source.close)
+
+
+def _hold_limit(settings: Settings) -> float:
+    """``delivery.pause_hold_s``, kept well under max.poll.interval.ms (not polling that long
+    would make librdkafka leave the group)."""
+    interval_ms = settings.kafka.to_librdkafka("consumer").get(
+        "max.poll.interval.ms", _MAX_POLL_INTERVAL_MS
+    )
+    return min(settings.delivery.pause_hold_s, float(interval_ms) / 1000 / 4)

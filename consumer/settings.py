@@ -315,13 +315,18 @@ class DeliverySettings(_Frozen):
     max_concurrent_per_pixel: int = Field(32, ge=1)
     initial_concurrent_per_pixel: int = Field(4, ge=1)
     # Events between poll and settle (~2.5 KB of RSS each: record, event body, claim, offsets).
-    # At Meta's latency (p50 0.3 s, p99 1.5 s) one pixel keeps ~10k events waiting for answers at
-    # the compiled consumer's ~23k events/s; at 20k the latency tail reached the budget, and each
-    # pause drops librdkafka's prefetch, so the pipeline starved (latency ratio 0.67); 30k keeps
-    # it fed while the stalled peak stays near 210 MB (docs/benchmarks.md).
+    # At Meta's latency (p50 0.3 s, p99 1.5 s) one pixel keeps 10-25k events waiting for answers
+    # at the compiled consumer's ~29k events/s; 30k holds that and its tail while the stalled
+    # peak stays near 220 MB (docs/benchmarks.md).
     max_in_flight_events: int = Field(30_000, ge=1)
     max_in_flight_bytes: int = Field(64_000_000, ge=1)
     low_water_ratio: float = Field(0.5, gt=0, lt=1)
+    # Over the budget the loop first stops polling for up to this long: librdkafka keeps its
+    # prefetched records, ready the moment there is room again. Pausing the partitions drops
+    # them, and each refetch left the pipeline empty for about a second. Only a longer wait
+    # (Meta stalled) pauses the partitions, which frees the prefetch; polling resumes then, so
+    # group membership holds. Rebalances wait at most this long. 0 pauses at once.
+    pause_hold_s: float = Field(2.0, ge=0, le=60)
     retry_base_s: float = Field(0.2, gt=0)
     retry_cap_s: float = Field(30.0, gt=0)
     retry_deadline_s: float = Field(300.0, gt=0)
