@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import threading
 import time
 from collections.abc import Callable, Collection, Hashable, Iterator
@@ -63,6 +64,10 @@ class FaultLog:
     def info(self, event: str, key: Hashable = (), **fields: Any) -> bool:
         """The same at info level (the end of a fault: recovered, resumed)."""
         return self._emit(log.info, event, key, fields)
+
+    def at_level(self, level: int, event: str, key: Hashable = (), **fields: Any) -> bool:
+        """The same at a ``logging`` level (librdkafka's lines keep the level it gave them)."""
+        return self._emit(functools.partial(log.log, level), event, key, fields)
 
     def flush(self) -> None:
         """Log one summary of what is still held back (at shutdown), then forget it."""

@@ -9,7 +9,10 @@ crit: CRITICAL; err: ERROR; warning: WARNING; notice and info: INFO; debug: DEBU
 
 :func:`with_structlog` adds such a logger to a client config. Each line becomes one
 ``librdkafka.log`` event with ``level``, ``facility``, ``client`` (librdkafka's handle name,
-``client.id#type-N``) and ``message``. Secrets: librdkafka prints sensitive properties as
+``client.id#type-N``) and ``message``. Lines at warning level and above are faults: a broker that
+is down makes librdkafka repeat its ``FAIL`` line on every reconnect, so they go through the fault
+log's rate limit per facility and client (``suppressed`` counts what was held back); info and
+debug lines (``debug=...``, asked for) all go out. Secrets: librdkafka prints sensitive properties as
 ``[redacted]`` in its ``debug=conf`` dump and never logs SASL passwords otherwise (checked with
 ``debug=all``); the adapter blanks the config's secret values in every line all the same.
 
@@ -35,6 +38,7 @@ from typing import Any
 import structlog
 
 from consumer.credentials import is_secret_key
+from consumer.fault_log import faults
 
 __all__ = ["EVENT", "SUMMARY_EVENT", "collected", "with_structlog"]
 
@@ -124,6 +128,10 @@ class _StructlogHandler(logging.Handler):
         level = record.levelno if record.levelno in _LEVELS else logging.INFO
         if _tally is not None:
             _tally.add(level, facility, message)
+            return
+        if level >= logging.WARNING:
+            key = (facility, client)
+            faults.at_level(level, EVENT, key, facility=facility, client=client, message=message)
             return
         log.log(level, EVENT, facility=facility, client=client, message=message)
 

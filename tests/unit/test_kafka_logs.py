@@ -123,3 +123,24 @@ class TestCollected:
             logger.log(logging.WARNING, _FORMAT, "X", "c#admin-1", "after")
 
         assert [EVENT] == [event["event"] for event in events]
+
+
+class TestRateLimit:
+    def test_a_repeated_problem_is_rate_limited_per_facility(self) -> None:
+        """A broker that stays down: 3 FAIL lines a minute, then one with ``suppressed``."""
+        logger = with_structlog({})["logger"]
+        with structlog.testing.capture_logs() as events:
+            for _ in range(50):
+                logger.log(logging.ERROR, _FORMAT, "FAIL", "c#consumer-1", "Connect failed")
+            logger.log(logging.WARNING, _FORMAT, "REQTMOUT", "c#consumer-1", "Timed out")
+
+        assert ["FAIL", "FAIL", "FAIL", "REQTMOUT"] == [e["facility"] for e in events]
+
+    def test_debug_lines_are_never_limited(self) -> None:
+        """Lines asked for with ``debug=...`` all go out."""
+        logger = with_structlog({})["logger"]
+        with structlog.testing.capture_logs() as events:
+            for _ in range(50):
+                logger.log(logging.DEBUG, _FORMAT, "FETCH", "c#consumer-1", "Fetch")
+
+        assert 50 == len(events)
