@@ -90,13 +90,24 @@ class RegistrySchemaSource:
                 raise InfrastructureError(f"schema registry error: {exc}") from exc
             except httpx.HTTPError as exc:
                 raise InfrastructureError(
-                    f"schema registry unreachable: {type(exc).__name__}"
+                    f"schema registry unreachable: {_transport_problem(exc)}"
                 ) from exc
             self._cache[schema_id] = _parse_writer(schema_id, schema.schema_str or "")
 
     def close(self) -> None:
         if self._client is not None:
             self._client.__exit__()  # type: ignore[no-untyped-call]
+
+
+def _transport_problem(exc: httpx.HTTPError) -> str:
+    """What went wrong on the way to the registry, in words (not an exception class name)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "no answer in time"
+    if isinstance(exc, httpx.ConnectError):
+        return "cannot connect (refused, or the host is unknown)"
+    if isinstance(exc, httpx.ProtocolError):
+        return "the connection broke or the answer was not HTTP"
+    return "HTTP transport error"
 
 
 def _parse_writer(schema_id: int, text: str) -> ParsedSchema:

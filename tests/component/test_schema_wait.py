@@ -27,7 +27,7 @@ class Registry:
     async def fetch(self, ids: Sequence[int]) -> None:
         self.calls += 1
         if self.down:
-            raise InfrastructureError("schema registry unreachable: ConnectError")
+            raise InfrastructureError("schema registry unreachable: cannot connect")
         self.cache.update({i: SCHEMA for i in ids if i < 10})
 
 

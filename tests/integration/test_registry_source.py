@@ -83,9 +83,11 @@ class TestRegistrySchemaSource:
         source.fetch([schema_id])
         registry.stop()
 
-        with pytest.raises(InfrastructureError):
+        with pytest.raises(InfrastructureError) as raised:
             source.fetch([schema_id + 1])
         assert load_schema_file(SCHEMA_FILE) == source.cached(schema_id)
+        # in words, not an exception class name
+        assert str(raised.value).endswith(": cannot connect (refused, or the host is unknown)")
 
     def test_unknown_id_is_left_uncached(
         self, registry: EmbeddedRegistry, source_for: Callable[..., RegistrySchemaSource]
