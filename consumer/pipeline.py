@@ -22,12 +22,12 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from typing import NamedTuple, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 import structlog
 
 from consumer.bridge import Bridge
-from consumer.core.admission import admit_claimed, claims_for
+from consumer.core.admission import Ticket, admit_claimed, claims_for
 from consumer.core.batching import Batch, Batcher
 from consumer.core.dedup import Claim, DedupStore
 from consumer.core.mapping import Filtered
@@ -75,13 +75,6 @@ class LetterWriter(Protocol):
 
 class _Stopping(Exception):
     """Stop was asked for while the loop waited out an outage: give up the wait, shut down."""
-
-
-class Ticket(NamedTuple):
-    """A record on its way to Meta, with its dedup claim (a named tuple: one per event)."""
-
-    record: SourceRecord
-    claim: Claim
 
 
 class Pipeline:

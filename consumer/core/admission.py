@@ -3,21 +3,36 @@
 The pipeline claims every event of a poll batch at once; this splits the verdicts in a compiled
 loop (no per-event Python in the pipeline): records revoked while the claim was in flight are
 left out (the next owner re-reads them), duplicates are returned to be settled, and the rest go
-into the batcher with their token (the pipeline's ticket: record and claim).
+into the batcher with their token (the pipeline's ``Ticket``: record and claim).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from consumer.core.batching import Batch, Batcher
 from consumer.core.dedup import Claim, Verdict, dedup_key, owner_of
 from consumer.core.models import CapiEvent, SourceRecord, TopicPartition
 
-__all__ = ["admit_claimed", "claims_for"]
+__all__ = ["Ticket", "admit_claimed", "claims_for"]
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class Ticket:
+    """A record on its way to Meta, with its dedup claim (one per event)."""
+
+    record: SourceRecord
+    claim: Claim
+
+    def __init__(self, record: SourceRecord, claim: Claim) -> None:
+        # compiled, where dataclass's generated __init__ (or a NamedTuple's __new__) would be
+        # interpreted Python: a frame per event
+        object.__setattr__(self, "record", record)
+        object.__setattr__(self, "claim", claim)
 
 
 def claims_for(events: list[tuple[SourceRecord, CapiEvent]]) -> list[Claim]:

@@ -23,7 +23,7 @@ import enum
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 from mypy_extensions import mypyc_attr
 
@@ -57,11 +57,18 @@ class State(enum.Enum):
     DELIVERED = "delivered"
 
 
-class Claim(NamedTuple):
-    """One record's claim on a key (a named tuple: one is built per event, cheaply)."""
+@dataclass(frozen=True, slots=True, init=False)
+class Claim:
+    """One record's claim on a key (one per event)."""
 
     key: bytes
     owner: str
+
+    def __init__(self, key: bytes, owner: str) -> None:
+        # compiled, where dataclass's generated __init__ (or a NamedTuple's __new__) would be
+        # interpreted Python: a frame per event
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "owner", owner)
 
 
 @dataclass(frozen=True, slots=True)
