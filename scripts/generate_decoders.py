@@ -44,6 +44,7 @@ from consumer.core.avro_guard import (
 )
 from consumer.core.logical import CONVERSION_ERRORS as _CONVERSION_ERRORS
 from consumer.core.logical import out_of_range as _out_of_range
+from consumer.core.logical import read_decimal as _read_decimal
 
 Entry = Callable[[bytes, int, Budget], tuple[Any, int]]
 '''

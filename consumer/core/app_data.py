@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from consumer.core.custom_data import is_mapping
+
 __all__ = ["EXTINFO_FIELDS", "EXTINFO_VERSIONS", "app_data", "app_user_data"]
 
 # ExtInfo record fields (schemas/*.avsc) in Meta's extinfo order, index 0 to 15.
@@ -51,7 +53,7 @@ def app_data(app: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(value, bool):
             data[flag] = value
     extinfo = app.get("extinfo")
-    if isinstance(extinfo, Mapping):
+    if is_mapping(extinfo):
         data["extinfo"] = [_entry(extinfo.get(field)) for field in EXTINFO_FIELDS]
         data["extinfo"][0] = str(data["extinfo"][0]).lower()
     for key in _TEXTS:

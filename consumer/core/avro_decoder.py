@@ -30,7 +30,13 @@ from consumer.core.avro_guard import (
     lines,
     union_lines,
 )
-from consumer.core.logical import CONVERSION_ERRORS, DROPPED_KEY, out_of_range
+from consumer.core.logical import (
+    CONVERSION_ERRORS,
+    DROPPED_KEY,
+    decimal_args,
+    out_of_range,
+    read_decimal,
+)
 from consumer.errors import DecodeError
 
 __all__ = ["Decoder", "Entry", "compile_decoder", "decoder_source", "entry_decoder"]
@@ -39,7 +45,11 @@ Decoder = Callable[[bytes, DecodeLimits], Any]
 Entry = Callable[[bytes, int, Budget], tuple[Any, int]]  # a generated record function
 _MAX_DEPTH = 6  # nesting (in indentation levels) before a type gets its own function
 _NEVER_FAILS = frozenset({"decimal"})  # fastavro rounds decimals to their precision
-_CONVERSION = {"_CONVERSION_ERRORS": CONVERSION_ERRORS, "_out_of_range": out_of_range}
+_CONVERSION = {
+    "_CONVERSION_ERRORS": CONVERSION_ERRORS,
+    "_out_of_range": out_of_range,
+    "_read_decimal": read_decimal,
+}
 _WIDTHS = {
     "float": (4, struct.Struct("<f").unpack_from),
     "double": (8, struct.Struct("<d").unpack_from),
@@ -152,6 +162,9 @@ class _Generator(SourceBuilder):
         convert = LOGICAL_READERS.get(f"{schema['type']}-{logical}") if logical else None
         if convert is None:
             return []
+        decimal = decimal_args(schema) if logical == "decimal" else None
+        if decimal is not None:  # compiled, the same Decimal as fastavro's (logical.read_decimal)
+            return lines(depth, f"{target} = _read_decimal({target}, {decimal[0]}, {decimal[1]})")
         function, spec = self._constant(convert), self._constant(schema)
         if logical in _NEVER_FAILS:
             return lines(depth, f"{target} = {function}({target}, {spec}, None)")

@@ -25,6 +25,7 @@ from consumer.core.avro_guard import (
 )
 from consumer.core.logical import CONVERSION_ERRORS as _CONVERSION_ERRORS
 from consumer.core.logical import out_of_range as _out_of_range
+from consumer.core.logical import read_decimal as _read_decimal
 
 Entry = Callable[[bytes, int, Budget], tuple[Any, int]]
 
@@ -33,15 +34,13 @@ _lead_c1: Final = LOGICAL_READERS['long-timestamp-millis']
 _lead_c2: Final = {'logicalType': 'timestamp-millis', 'type': 'long'}
 _lead_c3: Final = 'occurred_at'
 _lead_c4: Final = ('WEB_FORM', 'META_LEAD_AD', 'PHONE', 'CRM', 'OTHER')
-_lead_c5: Final = LOGICAL_READERS['bytes-decimal']
-_lead_c6: Final = {'logicalType': 'decimal', 'precision': 18, 'scale': 2, 'type': 'bytes'}
-_lead_c7: Final = LOGICAL_READERS['int-date']
-_lead_c8: Final = {'logicalType': 'date', 'type': 'int'}
-_lead_c9: Final = 'customer.date_of_birth'
-_lead_c10: Final = LOGICAL_READERS['long-timestamp-millis']
-_lead_c11: Final = {'logicalType': 'timestamp-millis', 'type': 'long'}
-_lead_c12: Final = 'browser.fbclid_seen_at'
-_lead_c13: Final = ('WHATSAPP', 'MESSENGER', 'INSTAGRAM', 'UNKNOWN')
+_lead_c5: Final = LOGICAL_READERS['int-date']
+_lead_c6: Final = {'logicalType': 'date', 'type': 'int'}
+_lead_c7: Final = 'customer.date_of_birth'
+_lead_c8: Final = LOGICAL_READERS['long-timestamp-millis']
+_lead_c9: Final = {'logicalType': 'timestamp-millis', 'type': 'long'}
+_lead_c10: Final = 'browser.fbclid_seen_at'
+_lead_c11: Final = ('WHATSAPP', 'MESSENGER', 'INSTAGRAM', 'UNKNOWN')
 
 
 def _lead_f0(buf: bytes, pos: int, budget: Budget) -> tuple[Any, int]:
@@ -237,7 +236,7 @@ def _lead_f0(buf: bytes, pos: int, budget: Budget) -> tuple[Any, int]:
             raise _truncated()
         v11 = buf[pos:pos + b]
         pos += b
-        v11 = _lead_c5(v11, _lead_c6, None)
+        v11 = _read_decimal(v11, 18, 2)
     else:
         raise _bad_union(b)
     b = buf[pos]
@@ -429,9 +428,9 @@ def _lead_f1(buf: bytes, pos: int, budget: Budget) -> tuple[Any, int]:
         else:
             v18, pos = _long(buf, pos)
         try:
-            v18 = _lead_c7(v18, _lead_c8, None)
+            v18 = _lead_c5(v18, _lead_c6, None)
         except _CONVERSION_ERRORS:
-            _out_of_range(budget.dropped, _lead_c9, True)
+            _out_of_range(budget.dropped, _lead_c7, True)
             v18 = None
     else:
         raise _bad_union(b)
@@ -624,9 +623,9 @@ def _lead_f2(buf: bytes, pos: int, budget: Budget) -> tuple[Any, int]:
         else:
             v28, pos = _long(buf, pos)
         try:
-            v28 = _lead_c10(v28, _lead_c11, None)
+            v28 = _lead_c8(v28, _lead_c9, None)
         except _CONVERSION_ERRORS:
-            _out_of_range(budget.dropped, _lead_c12, True)
+            _out_of_range(budget.dropped, _lead_c10, True)
             v28 = None
     else:
         raise _bad_union(b)
@@ -775,7 +774,7 @@ def _lead_f4(buf: bytes, pos: int, budget: Budget) -> tuple[Any, int]:
     else:
         pos += 1
         b >>= 1
-    v40 = _lead_c13[b]
+    v40 = _lead_c11[b]
     b = buf[pos]
     if b < 128:
         pos += 1
@@ -1414,35 +1413,25 @@ _order_c1: Final = LOGICAL_READERS['long-timestamp-millis']
 _order_c2: Final = {'logicalType': 'timestamp-millis', 'type': 'long'}
 _order_c3: Final = 'occurred_at'
 _order_c4: Final = ('WEB', 'APP', 'IN_STORE', 'PHONE', 'OTHER')
-_order_c5: Final = LOGICAL_READERS['bytes-decimal']
-_order_c6: Final = {'logicalType': 'decimal', 'precision': 18, 'scale': 2, 'type': 'bytes'}
-_order_c7: Final = LOGICAL_READERS['bytes-decimal']
-_order_c8: Final = {'logicalType': 'decimal', 'precision': 18, 'scale': 2, 'type': 'bytes'}
-_order_c9: Final = LOGICAL_READERS['bytes-decimal']
-_order_c10: Final = {'logicalType': 'decimal', 'precision': 18, 'scale': 2, 'type': 'bytes'}
-_order_c11: Final = ('IN_STORE', 'CURBSIDE', 'HOME_DELIVERY')
-_order_c12: Final = LOGICAL_READERS['int-date']
-_order_c13: Final = {'logicalType': 'date', 'type': 'int'}
-_order_c14: Final = 'customer.date_of_birth'
-_order_c15: Final = LOGICAL_READERS['long-timestamp-millis']
-_order_c16: Final = {'logicalType': 'timestamp-millis', 'type': 'long'}
-_order_c17: Final = 'browser.fbclid_seen_at'
-_order_c18: Final = LOGICAL_READERS['bytes-decimal']
-_order_c19: Final = {'logicalType': 'decimal', 'precision': 18, 'scale': 2, 'type': 'bytes'}
-_order_c20: Final = ('WHATSAPP', 'MESSENGER', 'INSTAGRAM', 'UNKNOWN')
-_order_c21: Final = LOGICAL_READERS['long-timestamp-millis']
-_order_c22: Final = {'logicalType': 'timestamp-millis', 'type': 'long'}
-_order_c23: Final = 'attribution.original_event_time'
-_order_c24: Final = LOGICAL_READERS['long-timestamp-millis']
-_order_c25: Final = {'logicalType': 'timestamp-millis', 'type': 'long'}
-_order_c26: Final = 'attribution.visit_time'
-_order_c27: Final = struct.Struct('<d').unpack_from
-_order_c28: Final = LOGICAL_READERS['bytes-decimal']
-_order_c29: Final = {'logicalType': 'decimal', 'precision': 18, 'scale': 2, 'type': 'bytes'}
-_order_c30: Final = LOGICAL_READERS['long-timestamp-millis']
-_order_c31: Final = {'logicalType': 'timestamp-millis', 'type': 'long'}
-_order_c32: Final = 'attribution.touchpoint_ts'
-_order_c33: Final = struct.Struct('<d').unpack_from
+_order_c5: Final = ('IN_STORE', 'CURBSIDE', 'HOME_DELIVERY')
+_order_c6: Final = LOGICAL_READERS['int-date']
+_order_c7: Final = {'logicalType': 'date', 'type': 'int'}
+_order_c8: Final = 'customer.date_of_birth'
+_order_c9: Final = LOGICAL_READERS['long-timestamp-millis']
+_order_c10: Final = {'logicalType': 'timestamp-millis', 'type': 'long'}
+_order_c11: Final = 'browser.fbclid_seen_at'
+_order_c12: Final = ('WHATSAPP', 'MESSENGER', 'INSTAGRAM', 'UNKNOWN')
+_order_c13: Final = LOGICAL_READERS['long-timestamp-millis']
+_order_c14: Final = {'logicalType': 'timestamp-millis', 'type': 'long'}
+_order_c15: Final = 'attribution.original_event_time'
+_order_c16: Final = LOGICAL_READERS['long-timestamp-millis']
+_order_c17: Final = {'logicalType': 'timestamp-millis', 'type': 'long'}
+_order_c18: Final = 'attribution.visit_time'
+_order_c19: Final = struct.Struct('<d').unpack_from
+_order_c20: Final = LOGICAL_READERS['long-timestamp-millis']
+_order_c21: Final = {'logicalType': 'timestamp-millis', 'type': 'long'}
+_order_c22: Final = 'attribution.touchpoint_ts'
+_order_c23: Final = struct.Struct('<d').unpack_from
 
 
 def _order_f0(buf: bytes, pos: int, budget: Budget) -> tuple[Any, int]:
@@ -1585,7 +1574,7 @@ def _order_f0(buf: bytes, pos: int, budget: Budget) -> tuple[Any, int]:
         raise _truncated()
     v9 = buf[pos:pos + b]
     pos += b
-    v9 = _order_c5(v9, _order_c6, None)
+    v9 = _read_decimal(v9, 18, 2)
     b = buf[pos]
     if b < 128:
         pos += 1
@@ -1604,7 +1593,7 @@ def _order_f0(buf: bytes, pos: int, budget: Budget) -> tuple[Any, int]:
             raise _truncated()
         v10 = buf[pos:pos + b]
         pos += b
-        v10 = _order_c7(v10, _order_c8, None)
+        v10 = _read_decimal(v10, 18, 2)
     else:
         raise _bad_union(b)
     v11 = []
@@ -1629,7 +1618,7 @@ def _order_f0(buf: bytes, pos: int, budget: Budget) -> tuple[Any, int]:
         else:
             pos += 1
             b >>= 1
-        v19 = _order_c11[b]
+        v19 = _order_c5[b]
     else:
         raise _bad_union(b)
     b = buf[pos]
@@ -1685,7 +1674,7 @@ def _order_f0(buf: bytes, pos: int, budget: Budget) -> tuple[Any, int]:
             raise _truncated()
         v47 = buf[pos:pos + b]
         pos += b
-        v47 = _order_c18(v47, _order_c19, None)
+        v47 = _read_decimal(v47, 18, 2)
     else:
         raise _bad_union(b)
     b = buf[pos]
@@ -1798,7 +1787,7 @@ def _order_f1(buf: bytes, pos: int, budget: Budget) -> tuple[Any, int]:
         raise _truncated()
     v18 = buf[pos:pos + b]
     pos += b
-    v18 = _order_c9(v18, _order_c10, None)
+    v18 = _read_decimal(v18, 18, 2)
     return {'sku': v14, 'name': v15, 'category': v16, 'quantity': v17, 'unit_price': v18}, pos
 
 
@@ -1931,9 +1920,9 @@ def _order_f2(buf: bytes, pos: int, budget: Budget) -> tuple[Any, int]:
         else:
             v26, pos = _long(buf, pos)
         try:
-            v26 = _order_c12(v26, _order_c13, None)
+            v26 = _order_c6(v26, _order_c7, None)
         except _CONVERSION_ERRORS:
-            _out_of_range(budget.dropped, _order_c14, True)
+            _out_of_range(budget.dropped, _order_c8, True)
             v26 = None
     else:
         raise _bad_union(b)
@@ -2126,9 +2115,9 @@ def _order_f3(buf: bytes, pos: int, budget: Budget) -> tuple[Any, int]:
         else:
             v36, pos = _long(buf, pos)
         try:
-            v36 = _order_c15(v36, _order_c16, None)
+            v36 = _order_c9(v36, _order_c10, None)
         except _CONVERSION_ERRORS:
-            _out_of_range(budget.dropped, _order_c17, True)
+            _out_of_range(budget.dropped, _order_c11, True)
             v36 = None
     else:
         raise _bad_union(b)
@@ -2277,7 +2266,7 @@ def _order_f5(buf: bytes, pos: int, budget: Budget) -> tuple[Any, int]:
     else:
         pos += 1
         b >>= 1
-    v49 = _order_c20[b]
+    v49 = _order_c12[b]
     b = buf[pos]
     if b < 128:
         pos += 1
@@ -2971,9 +2960,9 @@ def _order_f8(buf: bytes, pos: int, budget: Budget) -> tuple[Any, int]:
         else:
             v87, pos = _long(buf, pos)
         try:
-            v87 = _order_c21(v87, _order_c22, None)
+            v87 = _order_c13(v87, _order_c14, None)
         except _CONVERSION_ERRORS:
-            _out_of_range(budget.dropped, _order_c23, True)
+            _out_of_range(budget.dropped, _order_c15, True)
             v87 = None
     else:
         raise _bad_union(b)
@@ -3052,9 +3041,9 @@ def _order_f8(buf: bytes, pos: int, budget: Budget) -> tuple[Any, int]:
         else:
             v91, pos = _long(buf, pos)
         try:
-            v91 = _order_c24(v91, _order_c25, None)
+            v91 = _order_c16(v91, _order_c17, None)
         except _CONVERSION_ERRORS:
-            _out_of_range(budget.dropped, _order_c26, True)
+            _out_of_range(budget.dropped, _order_c18, True)
             v91 = None
     else:
         raise _bad_union(b)
@@ -3128,7 +3117,7 @@ def _order_f8(buf: bytes, pos: int, budget: Budget) -> tuple[Any, int]:
     elif b == 2:
         if pos + 8 > n:
             raise _truncated()
-        v95 = _order_c27(buf, pos)[0]
+        v95 = _order_c19(buf, pos)[0]
         pos += 8
     else:
         raise _bad_union(b)
@@ -3186,7 +3175,7 @@ def _order_f8(buf: bytes, pos: int, budget: Budget) -> tuple[Any, int]:
             raise _truncated()
         v98 = buf[pos:pos + b]
         pos += b
-        v98 = _order_c28(v98, _order_c29, None)
+        v98 = _read_decimal(v98, 18, 2)
     else:
         raise _bad_union(b)
     b = buf[pos]
@@ -3244,9 +3233,9 @@ def _order_f8(buf: bytes, pos: int, budget: Budget) -> tuple[Any, int]:
         else:
             v101, pos = _long(buf, pos)
         try:
-            v101 = _order_c30(v101, _order_c31, None)
+            v101 = _order_c20(v101, _order_c21, None)
         except _CONVERSION_ERRORS:
-            _out_of_range(budget.dropped, _order_c32, True)
+            _out_of_range(budget.dropped, _order_c22, True)
             v101 = None
     else:
         raise _bad_union(b)
@@ -3280,7 +3269,7 @@ def _order_f8(buf: bytes, pos: int, budget: Budget) -> tuple[Any, int]:
     elif b == 2:
         if pos + 8 > n:
             raise _truncated()
-        v103 = _order_c33(buf, pos)[0]
+        v103 = _order_c23(buf, pos)[0]
         pos += 8
     else:
         raise _bad_union(b)

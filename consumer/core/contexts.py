@@ -19,6 +19,7 @@ from typing import Any
 
 from consumer.core.app_data import app_data, app_user_data
 from consumer.core.attribution import APPEND_ATTRIBUTION, attribution_data, original_event_data
+from consumer.core.custom_data import is_mapping
 from consumer.core.messaging import messaging_fields
 
 __all__ = ["add_contexts", "context_action_source"]
@@ -38,16 +39,16 @@ def add_contexts(record: Mapping[str, Any], payload: dict[str, Any], event_id: s
     user_data: dict[str, Any] = payload["user_data"]
     messaging = record.get("messaging")
     app = record.get("app")
-    if payload["action_source"] == "business_messaging" and isinstance(messaging, Mapping):
+    if payload["action_source"] == "business_messaging" and is_mapping(messaging):
         channel, ids = messaging_fields(messaging)
         if channel is not None:
             payload["messaging_channel"] = channel
         user_data.update(ids)
-    elif payload["action_source"] == "app" and isinstance(app, Mapping):
+    elif payload["action_source"] == "app" and is_mapping(app):
         payload["app_data"] = app_data(app)
         user_data.update(app_user_data(app))
     passback = record.get("attribution")
-    if isinstance(passback, Mapping):
+    if is_mapping(passback):
         payload["original_event_data"] = original_event_data(
             passback, payload["event_name"], event_id, record.get("order_id")
         )

@@ -11,13 +11,20 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 
 from consumer.errors import ValidationError
 
-__all__ = ["Money", "lead_custom_data", "money", "order_custom_data", "record_path"]
+__all__ = [
+    "Money",
+    "is_mapping",
+    "lead_custom_data",
+    "money",
+    "order_custom_data",
+    "record_path",
+]
 
 Money = float | orjson.Fragment
 # Any decimal of at most 15 significant digits prints back from its float unchanged (DBL_DIG).
@@ -54,11 +61,18 @@ def money(value: Decimal, field: str = "amount") -> Money:
     return orjson.Fragment(format(value.normalize(), "f").encode())
 
 
+def is_mapping(value: object) -> TypeGuard[Mapping[str, Any]]:
+    """``isinstance(value, Mapping)``, None and dict first: the ABC's check is interpreted Python."""
+    if value is None:
+        return False
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def record_path(record: Mapping[str, Any], path: str) -> Any:
     """The value at dotted ``path`` in ``record`` (``customer.city``), or None when absent."""
     node: Any = record
     for part in path.split("."):
-        if not isinstance(node, Mapping):
+        if not is_mapping(node):
             return None
         node = node.get(part)
     return node

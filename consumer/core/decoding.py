@@ -20,7 +20,7 @@ import io
 import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import Any, Literal, Protocol
 
 import fastavro
 
@@ -70,15 +70,19 @@ class LocalWriters:
     raw: Mapping[str, dict[str, Any]] = field(default_factory=dict)
 
 
-class Frame(NamedTuple):
-    """A value split into its framing, the writer schema's key (id or fingerprint) and payload.
-
-    A named tuple: one is made per record, and a frozen dataclass costs twice as much to build.
-    """
+@dataclass(frozen=True, slots=True, init=False)
+class Frame:
+    """A value split into its framing, the writer schema's key (id or fingerprint) and payload."""
 
     kind: FrameKind
     key: int | None
     payload: bytes
+
+    def __init__(self, kind: FrameKind, key: int | None, payload: bytes) -> None:
+        # compiled, unlike a NamedTuple's __new__ or dataclass's __init__: one per record
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "payload", payload)
 
 
 _DEFAULT_LIMITS = DecodeLimits()

@@ -11,6 +11,7 @@ the decoded record under ``DROPPED_KEY`` as ``(field path, "out_of_range")``; a 
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import MAX_PREC, Context, Decimal
 from typing import IO, Any
 
 import fastavro
@@ -23,8 +24,10 @@ __all__ = [
     "DROPPED_KEY",
     "OUT_OF_RANGE",
     "convert_logical",
+    "decimal_args",
     "lenient_read",
     "out_of_range",
+    "read_decimal",
     "stripped",
 ]
 
@@ -41,6 +44,30 @@ def out_of_range(dropped: list[tuple[str, str]], path: str, optional: bool) -> N
     if not optional:
         raise DecodeError("decode.out_of_range", f"{path} is out of its logical type's range")
     dropped.append((path, OUT_OF_RANGE))
+
+
+def decimal_args(schema: dict[str, Any]) -> tuple[int, int] | None:
+    """A decimal schema's (precision, scale) when ``read_decimal`` reads it as fastavro does:
+    a precision Context accepts and an integer scale. Else None: fastavro's reader stays."""
+    precision, scale = schema.get("precision"), schema.get("scale", 0)
+    if type(precision) is not int or type(scale) is not int or not 1 <= precision <= MAX_PREC:
+        return None
+    return precision, scale
+
+
+_DECIMAL_CONTEXTS: dict[int, Context] = {}  # by precision; each a default Context but for prec
+
+
+def read_decimal(data: bytes, precision: int, scale: int) -> Decimal:
+    """fastavro's ``bytes-decimal``/``fixed-decimal`` reader, compiled (fastavro's is called
+    through the generic path, its schema looked up per value): the same operations, in a
+    default ``decimal.Context()`` with this precision, so the same ``Decimal``, digit for digit.
+    """
+    context = _DECIMAL_CONTEXTS.get(precision)
+    if context is None:  # one per precision, never changed after: no prec set per value
+        context = _DECIMAL_CONTEXTS[precision] = Context(prec=precision)
+    unscaled = int.from_bytes(data, "big", signed=True)
+    return context.create_decimal(unscaled).scaleb(-scale, context)
 
 
 def lenient_read(stream: IO[bytes], writer: Any, reader: Any) -> dict[str, Any]:

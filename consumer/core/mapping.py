@@ -30,11 +30,15 @@ __all__ = ["REFUND_REASON", "Filtered", "map_record", "render_event_id"]
 REFUND_REASON = "refund"  # the ``filtered`` reason of a negative Purchase total (refunds: filter)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Filtered:
     """The record is valid but is not a conversion under the mapping config."""
 
     reason: str
+
+    def __init__(self, reason: str) -> None:
+        # compiled, unlike dataclass's __init__: one per filtered record (models._NATIVE_INIT)
+        object.__setattr__(self, "reason", reason)
 
 
 # _BODY_NOTE: orjson returns its growable output buffer (16 KB allocated for a 1.3 KB event) and

@@ -26,7 +26,12 @@ class Outcome(enum.StrEnum):
     DEAD_LETTERED = "dead_lettered"
 
 
-@dataclass(frozen=True, slots=True)
+# _NATIVE_INIT: ``init=False`` and an __init__ of our own on the dataclasses built per record or
+# per event: mypyc compiles it, where dataclass's generated __init__ is interpreted Python (a
+# frame per construction). Same parameters, defaults and order; eq, repr and replace unchanged.
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class SourceRecord:
     """One Kafka record as consumed: bytes untouched, plus where it came from."""
 
@@ -37,6 +42,24 @@ class SourceRecord:
     value: bytes | None
     headers: tuple[tuple[str, bytes | None], ...] = ()
     timestamp_ms: int | None = None
+
+    def __init__(  # _NATIVE_INIT (built per Kafka message)
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        headers: tuple[tuple[str, bytes | None], ...] = (),
+        timestamp_ms: int | None = None,
+    ) -> None:
+        object.__setattr__(self, "topic", topic)  # frozen: as dataclass's own __init__ sets them
+        object.__setattr__(self, "partition", partition)
+        object.__setattr__(self, "offset", offset)
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "headers", headers)
+        object.__setattr__(self, "timestamp_ms", timestamp_ms)
 
     @property
     def tp(self) -> TopicPartition:
@@ -55,7 +78,7 @@ class SourceRecord:
 
 # Not frozen: a frozen dataclass's __init__ costs a microsecond more per event (object.__setattr__
 # per field), and the pipeline empties its payload once counted.
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class CapiEvent:
     """One server event ready for Meta: ``body`` is its exact JSON, serialized once.
 
@@ -79,6 +102,29 @@ class CapiEvent:
     # so ``validate_event`` need not re-check them with a regex. Any other event is checked. Not
     # an __init__ argument, so ``dataclasses.replace`` (a changed payload) gives False again.
     hashed_by_mapper: bool = field(default=False, init=False, compare=False, repr=False)
+
+    def __init__(  # _NATIVE_INIT (built per event)
+        self,
+        pixel_id: str,
+        test_event_code: str | None,
+        event_name: str,
+        event_id: str,
+        event_time: int,
+        action_source: str,
+        payload: dict[str, Any],
+        body: bytes = b"",
+        dropped: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        self.pixel_id = pixel_id
+        self.test_event_code = test_event_code
+        self.event_name = event_name
+        self.event_id = event_id
+        self.event_time = event_time
+        self.action_source = action_source
+        self.payload = payload
+        self.body = body
+        self.dropped = dropped
+        self.hashed_by_mapper = False
 
     @property
     def batch_key(self) -> tuple[str, str | None]:

@@ -44,11 +44,15 @@ __all__ = [
 ExternalIdForm = Literal["trimmed", "lowercase"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Rejected:
     """A value that cannot be normalized: ``reason`` is a short code such as ``no_domain``."""
 
     reason: str
+
+    def __init__(self, reason: str) -> None:
+        # compiled, unlike dataclass's __init__: one per rejected value (models._NATIVE_INIT)
+        object.__setattr__(self, "reason", reason)
 
 
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")

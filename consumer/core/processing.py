@@ -57,6 +57,9 @@ class Processor:
     clock: Callable[[], float]
     local: LocalWriters = field(default_factory=LocalWriters)
     _limits: dict[str, DecodeLimits] = field(default_factory=dict, init=False, compare=False)
+    # writer_lookup's schemas by id, so a record costs a dict lookup, not an interpreted call:
+    # Confluent schema ids are immutable. None (not fetched yet) is never kept.
+    _writers: dict[int, dict[str, Any]] = field(default_factory=dict, init=False, compare=False)
 
     def source_topic(self, record: SourceRecord) -> tuple[str, TopicSettings]:
         """The topic whose settings apply; a replayed record carries its original topic."""
@@ -77,7 +80,12 @@ class Processor:
 
     def by_id(self, schema_id: int) -> dict[str, Any] | None:
         """The registry schema cached for ``schema_id`` (WriterSchemas protocol)."""
-        return self.writer_lookup(schema_id)
+        writer = self._writers.get(schema_id)
+        if writer is None:
+            writer = self.writer_lookup(schema_id)
+            if writer is not None:
+                self._writers[schema_id] = writer
+        return writer
 
     def by_fingerprint(self, fingerprint: int) -> dict[str, Any] | None:
         """The local schema with this CRC-64-AVRO fingerprint (WriterSchemas protocol)."""
@@ -125,7 +133,7 @@ class Processor:
             schema_id = confluent_schema_id(record.value)
         except (DecodeError, MappingError):
             return None  # processing turns it into a dead letter with the reason
-        return None if self.writer_lookup(schema_id) is not None else schema_id
+        return None if self.by_id(schema_id) is not None else schema_id
 
     def uncached_schema_ids(self, records: list[SourceRecord]) -> list[int | None]:
         """``uncached_schema_id`` of each record, in one compiled loop (every poll batch)."""

@@ -69,12 +69,17 @@ _PORT_DIGITS = 5  # 65535
 _LEAD_ID = re.compile(r"\d{15,17}")  # Meta Lead Ads ids: 15-17 digits (capi.md §3)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class UserDataResult:
     """The ``user_data`` object to send and what was dropped from it, by field and reason."""
 
     user_data: dict[str, Any]
     dropped: tuple[Dropped, ...]
+
+    def __init__(self, user_data: dict[str, Any], dropped: tuple[Dropped, ...]) -> None:
+        # compiled, unlike dataclass's __init__: one per event (models._NATIVE_INIT)
+        object.__setattr__(self, "user_data", user_data)
+        object.__setattr__(self, "dropped", dropped)
 
 
 def build_user_data(

@@ -10,12 +10,14 @@ from typing import Any
 
 import fastavro
 import pytest
+from fastavro.read import LOGICAL_READERS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consumer.core.avro_decoder import compile_decoder, decoder_source
 from consumer.core.avro_guard import DecodeLimits
 from consumer.core.decoding import guarded_reader
+from consumer.core.logical import decimal_args, read_decimal
 from consumer.devstack.framing import encode_raw
 from consumer.errors import DecodeError
 from consumer.schemas import ParsedSchema
@@ -210,3 +212,36 @@ def test_symbols_and_schema_text_stay_out_of_the_source() -> None:
     assert "'order_id'" in source
     for word in ("OrderEvent", "LineItem", "PAID", "HOME_DELIVERY", "timestamp-millis"):
         assert word not in source
+
+
+@given(
+    data=st.binary(max_size=40),
+    precision=st.integers(min_value=1, max_value=60),
+    scale=st.integers(min_value=-3, max_value=64),
+    kind=st.sampled_from(["bytes", "fixed"]),
+)
+def test_read_decimal_is_fastavros(data: bytes, precision: int, scale: int, kind: str) -> None:
+    """The generated decoders' decimal reader gives fastavro's Decimal digit for digit (same
+    coefficient, exponent and sign), rounded to the precision when the bytes hold more digits."""
+    schema = {"type": kind, "logicalType": "decimal", "precision": precision, "scale": scale}
+    expected = LOGICAL_READERS[f"{kind}-decimal"](data, schema, None)
+
+    assert (precision, scale) == decimal_args(schema)
+    actual = read_decimal(data, precision, scale)
+    assert (expected.as_tuple(), str(expected)) == (actual.as_tuple(), str(actual))
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "bytes", "logicalType": "decimal", "precision": True, "scale": 2},
+        {"type": "bytes", "logicalType": "decimal", "precision": 0},
+        {"type": "bytes", "logicalType": "decimal", "precision": 18, "scale": 2.0},
+    ],
+)
+def test_odd_decimal_schemas_stay_with_fastavro(schema: dict[str, Any]) -> None:
+    """Only a precision decimal.Context accepts and an integer scale get the compiled reader."""
+    assert decimal_args(schema) is None
+    assert "_read_decimal" not in decoder_source(
+        {"type": "record", "name": "R", "fields": [{"name": "d", "type": schema}]}
+    )

@@ -112,3 +112,22 @@ class TestProcessBatch:
         release_payloads(processed.events)
 
         assert ({}, body) == (event.payload, event.body)
+
+
+class TestWriterLookup:
+    def test_a_schema_is_looked_up_until_the_registry_has_it_then_kept(self) -> None:
+        """by_id asks writer_lookup again while it answers None (the registry may not have
+        answered yet); once it has a schema for an id, that id is not looked up again."""
+        registry: dict[int, dict[str, object]] = {}
+        asked: list[int] = []
+
+        def lookup(schema_id: int) -> dict[str, object] | None:
+            asked.append(schema_id)
+            return registry.get(schema_id)
+
+        processor = Processor(SETTINGS, {"order": ORDER}, lookup, lambda: 0.0)
+
+        assert processor.by_id(7) is None
+        registry[7] = ORDER
+        assert [processor.by_id(7), processor.by_id(7)] == [ORDER, ORDER]
+        assert [7, 7] == asked
