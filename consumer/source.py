@@ -11,10 +11,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from consumer.core.models import SourceRecord
 from consumer.core.models import TopicPartition as TP
+from consumer.core.polled import record_of, split_polled
 from consumer.errors import InfrastructureError
 from consumer.kafka_logs import with_structlog
 from consumer.kafka_stats import KafkaStatus
@@ -124,17 +125,10 @@ class KafkaSource:
 
     def poll(self, max_records: int, timeout: float) -> list[SourceRecord]:
         """Up to ``max_records`` records; serves heartbeats and rebalances even while paused."""
-        messages = self._consumer.consume(max_records, timeout)
-        records = []
-        for message in messages:
-            error = message.error()
-            if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    continue
-                if error.fatal():
-                    raise InfrastructureError(f"fatal Kafka error: {error.str()}")
-                continue  # transient errors are retried by librdkafka itself
-            records.append(_record(message))
+        records, errors = split_polled(self._consumer.consume(max_records, timeout))
+        for error in errors:  # end of partition, or transient ones librdkafka retries itself
+            if error.code() != KafkaError._PARTITION_EOF and error.fatal():
+                raise InfrastructureError(f"fatal Kafka error: {error.str()}")
         return records
 
     def pause(self) -> None:
@@ -220,30 +214,3 @@ def _unless_not_ours(exc: KafkaException, action: str, **fields: Any) -> None:
 
 def _names(positions: Mapping[TP, int]) -> list[str]:
     return sorted(f"{topic}/{partition}" for topic, partition in positions)
-
-
-def _record(message: Message) -> SourceRecord:
-    timestamp_type, timestamp = message.timestamp()
-    key, value = message.key(), message.value()  # one call each (the poll hot path)
-    return SourceRecord(
-        message.topic() or "",
-        message.partition() or 0,
-        message.offset() or 0,
-        key if isinstance(key, bytes) else None,
-        value if isinstance(value, bytes) else None,
-        _headers(message),
-        timestamp if timestamp_type else None,
-    )
-
-
-def _headers(message: Message) -> tuple[tuple[str, bytes | None], ...]:
-    raw = message.headers()
-    if not raw:
-        return ()
-    pairs = raw.items() if isinstance(raw, dict) else raw
-    return tuple((key, value.encode() if isinstance(value, str) else value) for key, value in pairs)
-
-
-def record_of(message: Message) -> SourceRecord:
-    """A polled message as a SourceRecord, bytes untouched (public for the DLQ reader)."""
-    return _record(message)
