@@ -45,6 +45,7 @@ KEY_BYTES = 16  # 128-bit digest: collision odds are negligible at billions of k
 OWNER_BYTES = 8  # owners are compared only among claims of one key: 64 bits is plenty
 _NO_OWNER = bytes(OWNER_BYTES)  # the owner field of a delivered entry
 _OWNER_HASH = hashlib.blake2b(digest_size=OWNER_BYTES)  # never updated: only copied
+_KEY_HASH = hashlib.blake2b(digest_size=KEY_BYTES)  # the same: a copy skips the keyword call
 
 
 class Verdict(enum.Enum):
@@ -80,7 +81,9 @@ class Entry:
 
 def dedup_key(pixel_id: str, event_name: str, event_id: str) -> bytes:
     material = "\x1f".join((pixel_id, event_name, event_id)).encode("utf-8")
-    return hashlib.blake2b(material, digest_size=KEY_BYTES).digest()
+    hasher = _KEY_HASH.copy()
+    hasher.update(material)
+    return hasher.digest()
 
 
 def owner_of(topic: str, partition: int, offset: int) -> str:

@@ -57,6 +57,8 @@ class Processor:
     clock: Callable[[], float]
     local: LocalWriters = field(default_factory=LocalWriters)
     _limits: dict[str, DecodeLimits] = field(default_factory=dict, init=False, compare=False)
+    # topic -> its settings, for topics other than the retry topic (settings are frozen)
+    _topics: dict[str, TopicSettings] = field(default_factory=dict, init=False, compare=False)
     # writer_lookup's schemas by id, so a record costs a dict lookup, not an interpreted call:
     # Confluent schema ids are immutable. None (not fetched yet) is never kept.
     _writers: dict[int, dict[str, Any]] = field(default_factory=dict, init=False, compare=False)
@@ -64,7 +66,11 @@ class Processor:
     def source_topic(self, record: SourceRecord) -> tuple[str, TopicSettings]:
         """The topic whose settings apply; a replayed record carries its original topic."""
         topic = record.topic
-        if topic == self.settings.kafka.retry_topic:
+        known = self._topics.get(topic)  # one dict lookup per record, not three pydantic reads
+        if known is not None:
+            return topic, known
+        replayed = topic == self.settings.kafka.retry_topic
+        if replayed:
             source = record.header(SOURCE_TOPIC_HEADER)
             topic = source.decode(errors="replace") if source else topic
         topic_settings = self.settings.kafka.topics.get(topic)
@@ -72,6 +78,8 @@ class Processor:
             raise MappingError(
                 "mapping.unknown_source_topic", f"no event type configured for topic {topic}"
             )
+        if not replayed:  # the retry topic's records each name their topic in a header
+            self._topics[topic] = topic_settings
         return topic, topic_settings
 
     def event_type(self, record: SourceRecord) -> EventType:

@@ -63,6 +63,30 @@ class TestProcessorDecode:
 
         assert ("order", order) == PROCESSOR.decode(replay)
 
+    def test_each_replay_keeps_its_own_topic(self) -> None:
+        """Topic settings are remembered per topic, never for the retry topic: replays of two
+        topics, one after the other, each get their own topic's framing and limits."""
+        order = make_order()
+        retry = SETTINGS.kafka.retry_topic
+        so_replay = record(
+            retry, encode_single_object(order, ORDER), ((SOURCE_TOPIC_HEADER, b"so"),)
+        )
+        raw_replay = record(retry, encode_raw(order, ORDER), ((SOURCE_TOPIC_HEADER, b"raw"),))
+        processor = dataclasses.replace(PROCESSOR)  # nothing remembered yet
+
+        outcomes = [
+            processor.decode(so_replay),
+            processor.process(raw_replay),
+            processor.decode(record("so", encode_single_object(order, ORDER))),
+            processor.process(raw_replay),
+            processor.decode(so_replay),
+        ]
+
+        assert ("order", order) == outcomes[0] == outcomes[2] == outcomes[4]
+        assert ["decode.oversize"] * 2 == [
+            getattr(outcome, "reason", None) for outcome in (outcomes[1], outcomes[3])
+        ]
+
     def test_topic_limits_apply(self) -> None:
         """The raw topic's 64-byte limit dead-letters a larger record as decode.oversize."""
         result = PROCESSOR.process(record("raw", encode_raw(make_order(), ORDER)))
