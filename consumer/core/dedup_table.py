@@ -28,6 +28,7 @@ SLOT_BYTES = SLOT.size  # 28
 DELIVERED = bytes(8)  # owner field of a delivered entry
 _PACK = SLOT.pack
 _TAIL = struct.Struct("<8sI")
+_WORDS = struct.Struct("<QQ12s")  # a slot as its key's two words and owner + expires
 _EMPTY_KEY = bytes(16)  # a digest of all zeros is assumed never to occur (odds 2**-128)
 _EMPTY_SLOT = bytes(SLOT_BYTES)
 _MAX_LOAD = 0.75
@@ -207,16 +208,19 @@ class CompactTable:
         self._slots = slots = bytearray(capacity * SLOT_BYTES)
         self._mask = mask = capacity - 1
         self._grow_at = int(capacity * _MAX_LOAD)
-        size, startswith, pack_into = len(slots), slots.startswith, SLOT.pack_into
-        for key, owner, expires in SLOT.iter_unpack(old):
-            if key == _EMPTY_KEY:
+        size, startswith, pack_into = len(slots), slots.startswith, _WORDS.pack_into
+        # each slot as its key's two little-endian words and the rest: the first word is the
+        # home index (what int.from_bytes(key, "little") & mask gives), and both are 0 only
+        # for an empty slot
+        for low, high, rest in _WORDS.iter_unpack(old):
+            if not low and not high:
                 continue
-            offset = (int.from_bytes(key, "little") & mask) * SLOT_BYTES
+            offset = (low & mask) * SLOT_BYTES
             while slots[offset + 15] or not startswith(_EMPTY_KEY, offset):  # occupied
                 offset += SLOT_BYTES
                 if offset == size:
                     offset = 0
-            pack_into(slots, offset, key, owner, expires)
+            pack_into(slots, offset, low, high, rest)
 
     # ------------------------------------------------------------------ expiry
 
