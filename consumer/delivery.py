@@ -43,6 +43,11 @@ _JUDGED = frozenset({Kind.OK, Kind.INVALID})
 class Poster(Protocol):
     async def post(self, batch: Batch[T]) -> GraphVerdict: ...
 
+    async def token_replaced(self, pixel_id: str) -> bool:
+        """During an auth cool-down: True once the pixel's token was rotated since Meta refused
+        it (then the cool-down ends and the batch is sent with the new token)."""
+        ...
+
 
 @dataclass(slots=True)
 class DeliveryReport(Generic[T]):
@@ -164,6 +169,10 @@ class Deliverer(Generic[T]):
         limit = self._gate(batch.pixel_id).limit
         while True:
             if limit.in_auth_cooldown(self._clock()):
+                if await self._poster.token_replaced(batch.pixel_id):
+                    limit.end_auth_cooldown()
+                    log.info("pixel.auth_cooldown_ended", pixel_id=batch.pixel_id)
+                    continue
                 auth_hold(batch.pixel_id, len(batch), limit.auth_failed_until - self._clock())
                 return await run.settle(_fail_all(batch, "auth", _COOLDOWN, attempt))
             if limit.version_held(self._clock()):

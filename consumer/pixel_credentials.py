@@ -82,6 +82,7 @@ class PixelCredentials:
         self._lock = asyncio.Lock()
         self._fixed: dict[str, str | None] = {}
         self._files: dict[str, _SecretFile] = {}
+        self.generation = 0  # counts the changes read from the files
         for field in _FIELDS:
             secret = getattr(pixel, field)
             value = None if secret is None else secret.get_secret_value()
@@ -128,6 +129,7 @@ class PixelCredentials:
                 for field, file in self._files.items()
                 if await asyncio.to_thread(file.refresh, force=force)
             ]
+        self.generation += bool(changed)
         for field in changed:
             log.info(
                 "pixel.credentials_reloaded", pixel_id=self._pixel_id, field=field, trigger=trigger

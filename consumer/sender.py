@@ -42,6 +42,7 @@ class CapiSender:
             pixel_id: PixelCredentials(pixel_id, pixel, check_interval_s=meta.secret_file_check_s)
             for pixel_id, pixel in pixels.items()
         }
+        self._refused: dict[str, int] = {}  # pixel -> generation of the credentials Meta refused
         self._session: aiohttp.ClientSession | None = None
         self._timeout = aiohttp.ClientTimeout(total=meta.request_timeout_s)
 
@@ -63,7 +64,17 @@ class CapiSender:
         verdict = await self._post_once(batch, token, credentials.app_secret)
         if verdict.kind is Kind.AUTH and await credentials.reload_after_auth_failure(token):
             verdict = await self._post_once(batch, credentials.access_token, credentials.app_secret)
+        if verdict.kind is Kind.AUTH:
+            self._refused[batch.pixel_id] = credentials.generation
         return verdict
+
+    async def token_replaced(self, pixel_id: str) -> bool:
+        """True once the pixel's secret files hold other credentials than the ones Meta last
+        refused (the files are looked at every ``meta.secret_file_check_s``)."""
+        credentials = self._credentials[pixel_id]
+        await credentials.refresh_if_due()
+        refused = self._refused.get(pixel_id)
+        return refused is not None and credentials.generation != refused
 
     async def _post_once(self, batch: Batch[T], token: str, app_secret: str | None) -> GraphVerdict:
         pixel = self._pixels[batch.pixel_id]

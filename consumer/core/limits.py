@@ -93,6 +93,10 @@ class PixelLimit:
     def in_auth_cooldown(self, now: float) -> bool:
         return now < self.auth_failed_until
 
+    def end_auth_cooldown(self) -> None:
+        """The token was rotated: send again at once."""
+        self.auth_failed_until = 0.0
+
     def on_version_refused(self, now: float, hold_s: float) -> bool:
         """Hold the pixel for ``hold_s``; True when this starts a hold (it was not held)."""
         starts = not self.version_held(now)

@@ -3,6 +3,7 @@ re-reads a refused token's file before the pixel's auth cool-down (against the r
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -170,3 +171,36 @@ class TestSenderRotation:
 
         assert ({"auth"}, 1) == ({f.reason for _, f in report.failed}, report.requests)
         assert 1 == len(emulator_client.requests())
+
+    async def test_rotation_during_the_cooldown_ends_it(
+        self, emulator_client: EmulatorClient, volume: Path
+    ) -> None:
+        """Refused, so the pixel cools down and its next batch fails without a request; once the
+        file holds a new token, the following batch is sent with it at once, cool-down or not."""
+        emulator_client.set_pixel(PIXEL_PLAIN, NEW)
+        meta = MetaSettings(
+            base_url=emulator_client.base_url, request_timeout_s=2, secret_file_check_s=0.001
+        )
+        sender = CapiSender(meta, {PIXEL_PLAIN: _from_file(volume)})
+        deliverer = Deliverer(sender, DeliverySettings(auth_cooldown_s=600), RunStats())
+        try:
+            refused = await deliverer.deliver(_batch(PIXEL_PLAIN, 2))
+            held = await deliverer.deliver(_batch(PIXEL_PLAIN, 2))
+            project_secret(volume, {"token": NEW})
+            await asyncio.sleep(0.01)  # past secret_file_check_s: the next send looks at the file
+            with capture_logs() as logs:
+                rotated = await deliverer.deliver(_batch(PIXEL_PLAIN, 2))
+        finally:
+            await sender.close()
+
+        assert ({"auth"}, {"auth"}, 0) == (
+            {f.reason for _, f in refused.failed},
+            {f.reason for _, f in held.failed},
+            held.requests,
+        )
+        assert ([0, 1], []) == (rotated.sent, rotated.failed)
+        assert [(400, 190), (200, None)] == [
+            (r["status"], r["error_code"]) for r in emulator_client.requests()
+        ]
+        assert "pixel.auth_cooldown_ended" in [line["event"] for line in logs]
+        assert NEW not in str(logs)
