@@ -46,7 +46,7 @@ def money(value: Decimal, field: str = "amount") -> Money:
     # Everyday amounts as decimal(18,2) decodes them: plain notation with exactly 2 decimals
     # (so finite, no exponent) in at most 15 characters, which print back from their float.
     if len(text) <= _FLOAT_EXACT_DIGITS and text[-3:-2] == ".":
-        return float(value)
+        return float(text)  # float(value) is float(str(value)): the text is made once (speed)
     exponent = value.as_tuple().exponent
     if (
         type(exponent) is not int  # NaN, sNaN, Infinity

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import MAX_PREC, Context, Decimal
-from typing import IO, Any
+from typing import IO, Any, Final, final
 
 import fastavro
 from fastavro.read import LOGICAL_READERS
@@ -55,7 +55,26 @@ def decimal_args(schema: dict[str, Any]) -> tuple[int, int] | None:
     return precision, scale
 
 
-_DECIMAL_CONTEXTS: dict[int, Context] = {}  # by precision; each a default Context but for prec
+# Up to this precision the reader knows 10**precision: a value of fewer digits, with a scale up
+# to _EXACT_SCALE (far from the Context's exponent limits), is read without the Context (speed).
+_EXACT_DIGITS: Final = 100
+_EXACT_SCALE: Final = 1000
+# called positionally: mypyc's keyword call costs more; Final: a C static, no dict look-up
+_FROM_BYTES: Final = int.from_bytes
+_SIGN_BIT: Final = 0x80
+
+
+@final
+class _DecimalReader:
+    """What ``read_decimal`` keeps per precision: a default Context but for prec (created once,
+    never changed after: no prec set per value) and 10**precision (0: not computed)."""
+
+    def __init__(self, precision: int) -> None:
+        self.context = Context(prec=precision)
+        self.limit = 10**precision if precision <= _EXACT_DIGITS else 0
+
+
+_READERS: Final[dict[int, _DecimalReader]] = {}  # by precision
 
 
 def read_decimal(data: bytes, precision: int, scale: int) -> Decimal:
@@ -63,10 +82,17 @@ def read_decimal(data: bytes, precision: int, scale: int) -> Decimal:
     through the generic path, its schema looked up per value): the same operations, in a
     default ``decimal.Context()`` with this precision, so the same ``Decimal``, digit for digit.
     """
-    context = _DECIMAL_CONTEXTS.get(precision)
-    if context is None:  # one per precision, never changed after: no prec set per value
-        context = _DECIMAL_CONTEXTS[precision] = Context(prec=precision)
-    unscaled = int.from_bytes(data, "big", signed=True)
+    reader = _READERS.get(precision)
+    if reader is None:
+        reader = _READERS[precision] = _DecimalReader(precision)
+    unscaled: int = _FROM_BYTES(data, "big")  # signed=True, by hand: no keyword call
+    if data and data[0] >= _SIGN_BIT:
+        unscaled -= 1 << (8 * len(data))
+    if -reader.limit < unscaled < reader.limit and -_EXACT_SCALE <= scale <= _EXACT_SCALE:
+        # Fewer digits than the precision: create_decimal does not round, scaleb only moves the
+        # exponent, far inside the Context's limits. The exact Decimal of this text is that one.
+        return Decimal(f"{unscaled}E{-scale}")
+    context = reader.context
     return context.create_decimal(unscaled).scaleb(-scale, context)
 
 

@@ -12,7 +12,7 @@ import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from consumer.core.geo import country_code
 from consumer.core.normalize import (
@@ -64,6 +64,7 @@ _COOKIES = {
     "fbc": re.compile(r"fb\.\d+\.\d+\.\S+"),
     "fbp": re.compile(r"fb\.\d+\.\d+\.[0-9]+(?:\.[A-Za-z0-9_-]+)?"),
 }
+_COOKIE_PARTS: Final = 4  # fb, subdomain, creation time, click id or random number
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _PORT_DIGITS = 5  # 65535
 _LEAD_ID = re.compile(r"\d{15,17}")  # Meta Lead Ads ids: 15-17 digits (capi.md §3)
@@ -171,7 +172,7 @@ def _add_browser(
         else:
             user_data["client_user_agent"] = agent
     fbp = _text(browser.get("fbp"))
-    if fbp and _COOKIES["fbp"].fullmatch(fbp):
+    if fbp and _is_fbp(fbp):
         user_data["fbp"] = fbp
     elif fbp:
         dropped.append(("fbp", "malformed_cookie"))
@@ -189,16 +190,54 @@ def _fbc(browser: Mapping[str, Any], occurred_at: dt.datetime, dropped: list[Dro
     sighting); a cookie created after ``fbclid_seen_at`` is the newer click and is kept too.
     """
     cookie = _text(browser.get("fbc"))
-    if cookie and not _COOKIES["fbc"].fullmatch(cookie):
+    if cookie and not _is_fbc(cookie):
         dropped.append(("fbc", "malformed_cookie"))
         cookie = ""
     fresh = fbc_from_click(browser, occurred_at)
     if not fresh or (cookie and not _click_is_newer(cookie, fresh, browser)):
         return cookie
-    if _COOKIES["fbc"].fullmatch(fresh):
+    if _is_fbc(fresh):
         return fresh
     dropped.append(("fbc", "malformed_fbclid"))
     return cookie
+
+
+def _is_fbp(text: str) -> bool:
+    """``_COOKIES["fbp"].fullmatch(text)``; the usual ``fb.1.<ms>.<digits>`` by str tests (speed).
+
+    ``\\d`` is ``str.isdecimal``, ``[0-9]`` ASCII ``isdigit``; anything else goes to the regex.
+    """
+    parts = text.split(".")
+    if (
+        len(parts) == _COOKIE_PARTS
+        and parts[0] == "fb"
+        and parts[1].isdecimal()
+        and parts[2].isdecimal()
+        and parts[3].isascii()
+        and parts[3].isdigit()
+    ):
+        return True
+    return _COOKIES["fbp"].fullmatch(text) is not None
+
+
+def _is_fbc(text: str) -> bool:
+    """``_COOKIES["fbc"].fullmatch(text)``; the usual ``fb.1.<ms>.<click id>`` by str tests (speed).
+
+    ``\\d`` is ``str.isdecimal``; printable text holds no ``\\s`` but the space (every
+    ``str.isspace`` character is a control or separator). Anything else goes to the regex.
+    """
+    parts = text.split(".", _COOKIE_PARTS - 1)
+    if (
+        len(parts) == _COOKIE_PARTS
+        and parts[0] == "fb"
+        and parts[1].isdecimal()
+        and parts[2].isdecimal()
+        and parts[3].isprintable()
+        and parts[3]
+        and " " not in parts[3]
+    ):
+        return True
+    return _COOKIES["fbc"].fullmatch(text) is not None
 
 
 def _click_is_newer(cookie: str, fresh: str, browser: Mapping[str, Any]) -> bool:

@@ -231,6 +231,29 @@ def test_read_decimal_is_fastavros(data: bytes, precision: int, scale: int, kind
     assert (expected.as_tuple(), str(expected)) == (actual.as_tuple(), str(actual))
 
 
+@given(
+    data=st.binary(max_size=120),
+    precision=st.integers(min_value=1, max_value=300),
+    scale=st.one_of(
+        st.integers(min_value=-1100, max_value=1100),
+        st.integers(min_value=-(10**6), max_value=10**6),
+    ),
+)
+def test_read_decimal_is_fastavros_at_any_size(data: bytes, precision: int, scale: int) -> None:
+    """Wide precisions and scales, either side of the bounds of the reader's shortcut (no
+    Context when the value has fewer digits than the precision): fastavro's Decimal, or its
+    error."""
+    schema = {"type": "bytes", "logicalType": "decimal", "precision": precision, "scale": scale}
+    try:
+        expected = LOGICAL_READERS["bytes-decimal"](data, schema, None)
+    except ArithmeticError as exc:
+        with pytest.raises(type(exc)):
+            read_decimal(data, precision, scale)
+        return
+    actual = read_decimal(data, precision, scale)
+    assert (expected.as_tuple(), str(expected)) == (actual.as_tuple(), str(actual))
+
+
 @pytest.mark.parametrize(
     "schema",
     [

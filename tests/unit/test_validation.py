@@ -8,12 +8,20 @@ import re
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from consumer.core import validation
 from consumer.core.app_data import _USER_IDS
 from consumer.core.mapping import map_record
 from consumer.core.messaging import ID_FIELDS
 from consumer.core.models import CapiEvent
-from consumer.core.validation import HASHED_KEYS, validate_event, violations
+from consumer.core.validation import (
+    HASHED_KEYS,
+    INSUFFICIENT_COMBINATIONS,
+    validate_event,
+    violations,
+)
 from consumer.errors import ValidationError
 from tests.fixtures.factories import NOW, make_order, make_settings
 
@@ -237,3 +245,61 @@ class TestHashesOfMappedEvents:
         """Messaging and app contexts add raw user_data keys after hashing: none is a hashed key."""
         assert not HASHED_KEYS.intersection(ID_FIELDS)
         assert not HASHED_KEYS.intersection(_USER_IDS)
+
+
+_USER_DATA_KEYS = sorted(
+    {"em", "ph", "external_id", "client_ip_address", "fbp", "fbc", "lead_id"}
+    | validation._COMBINATION_KEYS
+)
+
+
+@given(st.lists(st.sampled_from(_USER_DATA_KEYS), unique=True))
+def test_combinations_as_the_set_check_says(keys: list[str]) -> None:
+    """_check_combinations' early exit gives the verdict of the plain subset test."""
+    weak = any(frozenset(keys) <= combination for combination in INSUFFICIENT_COMBINATIONS)
+    user_data = {key: ["x"] for key in keys}
+    if weak:
+        with pytest.raises(ValidationError):
+            validation._check_combinations(user_data)
+    else:
+        validation._check_combinations(user_data)
+
+
+@given(
+    st.one_of(
+        st.text(),
+        st.text().map(lambda rest: "https://" + rest),
+        st.text(alphabet=st.characters(codec="ascii")).map(lambda rest: "https://" + rest),
+        st.sampled_from(
+            ["https://", "https://a", "https://a b", "https://a\x1c", "https://a\u2028"]
+        ),
+    )
+)
+def test_https_shortcut_only_accepts_what_the_regex_accepts(url: str) -> None:
+    """The URL shortcut never says yes where the regex says no (else the regex decides)."""
+    if validation._is_https_url(url):
+        assert validation._URL.fullmatch(url)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"occurred_at": NOW - 8 * DAY, "total": None, "browser": None},
+        {"total": None, "browser": None},
+        {"currency": "dollars", "customer": None, "browser": None, "channel": "PHONE"},
+        {"customer": None, "browser": None, "channel": "PHONE"},
+        {},
+    ],
+)
+def test_validate_event_raises_the_first_violation(overrides: dict[str, Any]) -> None:
+    """validate_event runs the rules in violations()' order: it raises the first one found."""
+    event = map_record("order", make_order(**overrides), make_settings())
+    assert isinstance(event, CapiEvent)
+    found = [exc.reason for exc in violations(event, NOW.timestamp(), 300)]
+    for copy in (event, dataclasses.replace(event)):  # the mapped and the unmarked check
+        try:
+            validate_event(copy, NOW.timestamp(), future_skew_s=300)
+        except ValidationError as exc:
+            assert found[:1] == [exc.reason]
+        else:
+            assert not found

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from consumer.cli import main
 from consumer.core.avro_guard import DecodeLimits
 from consumer.core.currencies import CURRENCIES
+from consumer.core.custom_data import money
 from consumer.core.decoding import decode_payload, guarded_reader
 from consumer.core.logical import DROPPED_KEY
 from consumer.core.mapping import Filtered, map_record
@@ -171,6 +172,35 @@ class TestMoney:
         assert "invalid.amount_out_of_range" == _refusal(
             make_order(score=float("inf")), mapping=mapping
         )
+
+    @settings(max_examples=500, deadline=None)
+    @given(
+        st.one_of(
+            st.decimals(allow_nan=True, allow_infinity=True),
+            st.decimals(places=2, min_value=-(10**16), max_value=10**16),
+            st.builds(
+                lambda n, e: Decimal(n).scaleb(e),
+                st.integers(min_value=-(10**40), max_value=10**40),
+                st.integers(min_value=-30, max_value=30),
+            ),
+        )
+    )
+    def test_money_is_its_first_formulation(self, value: Decimal) -> None:
+        """money gives what it gave with float(value) (not float(text)): same number or refusal."""
+        try:
+            expected: object = _old_money(value)
+        except ValidationError as exc:
+            with pytest.raises(ValidationError) as info:
+                money(value)
+            assert exc.reason == info.value.reason
+            return
+        actual = money(value)
+        if isinstance(expected, orjson.Fragment):
+            assert isinstance(actual, orjson.Fragment)
+            assert orjson.dumps(expected) == orjson.dumps(actual)
+        else:
+            assert type(expected) is type(actual)
+            assert repr(expected) == repr(actual)  # the sign of a zero too
 
     @settings(max_examples=300, deadline=None)
     @given(
@@ -490,3 +520,20 @@ def test_fast_template_agrees_with_format_map(template: str, value: object) -> N
 
     if fast is not None:
         assert template.format_map(record) == fast
+
+
+def _old_money(value: Decimal) -> object:
+    """custom_data.money as first written (float(value) on the fast path): the reference."""
+    text = str(value)
+    if len(text) <= 15 and text[-3:-2] == ".":
+        return float(value)
+    exponent = value.as_tuple().exponent
+    if (
+        type(exponent) is not int
+        or value.adjusted() >= 16
+        or (exponent < -2 and value != value.quantize(Decimal("0.01")))
+    ):
+        raise ValidationError("invalid.amount_out_of_range", "out of range")
+    if len(value.as_tuple().digits) <= 15:
+        return float(value)
+    return orjson.Fragment(format(value.normalize(), "f").encode())
