@@ -89,10 +89,11 @@ _DEFAULT_LIMITS = DecodeLimits()
 
 
 def confluent_schema_id(value: bytes | None) -> int:
-    """The schema id of a Confluent-framed value, or DecodeError with a reason."""
-    frame = unframe(value, "confluent", has_raw_writer=False)
-    assert frame.key is not None  # noqa: S101  # a confluent frame always has an id
-    return frame.key
+    """The schema id of a Confluent-framed value, or DecodeError with a reason (as ``unframe``
+    gives it, without copying the payload: every polled record is asked this)."""
+    if not value:
+        raise DecodeError("decode.empty", "record value is empty")
+    return _key_of(value, "confluent")
 
 
 def unframe(value: bytes | None, framing: str, *, has_raw_writer: bool) -> Frame:
@@ -119,6 +120,12 @@ def _detect(value: bytes, *, has_raw_writer: bool) -> str:
 def _split(value: bytes, kind: FrameKind) -> Frame:
     """Check the magic bytes, then read the schema key that follows them."""
     magic, key_format = _LAYOUTS[kind]
+    return Frame(kind, _key_of(value, kind), value[len(magic) + key_format.size :])
+
+
+def _key_of(value: bytes, kind: FrameKind) -> int:
+    """The writer schema's key after the magic bytes, or DecodeError."""
+    magic, key_format = _LAYOUTS[kind]
     header = len(magic) + key_format.size
     if not value.startswith(magic):
         raise DecodeError("decode.unknown_magic", f"unknown magic 0x{value[: len(magic)].hex()}")
@@ -127,7 +134,7 @@ def _split(value: bytes, kind: FrameKind) -> Frame:
             "decode.truncated", f"{len(value)} bytes is shorter than the {header}-byte header"
         )
     key: int = key_format.unpack_from(value, len(magic))[0]
-    return Frame(kind, key, value[header:])
+    return key
 
 
 def decode_value(  # the full decode context, all keyword-only

@@ -5,10 +5,13 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from consumer.core.decoding import LocalWriters
+import pytest
+
+from consumer.core.decoding import LocalWriters, confluent_schema_id, unframe
 from consumer.core.models import Failure, SourceRecord
 from consumer.core.processing import SOURCE_TOPIC_HEADER, Processor, release_payloads
 from consumer.devstack.framing import encode_raw, encode_single_object
+from consumer.errors import DecodeError
 from consumer.schemas import load_schema_file, schema_fingerprint
 from tests.fixtures.factories import make_order, make_settings
 
@@ -155,3 +158,16 @@ class TestWriterLookup:
         registry[7] = ORDER
         assert [processor.by_id(7), processor.by_id(7)] == [ORDER, ORDER]
         assert [7, 7] == asked
+
+
+class TestConfluentSchemaId:
+    def test_same_id_and_errors_as_unframe(self) -> None:
+        """The id read without copying the payload equals unframe's, and so does each refusal."""
+        assert 258 == confluent_schema_id(b"\x00\x00\x00\x01\x02payload")
+        assert unframe(b"\x00\x00\x00\x01\x02", "confluent", has_raw_writer=False).key == 258
+        for bad in (b"", None, b"\x07abcd", b"\x00\x00\x01"):
+            with pytest.raises(DecodeError) as ours:
+                confluent_schema_id(bad)
+            with pytest.raises(DecodeError) as theirs:
+                unframe(bad, "confluent", has_raw_writer=False)
+            assert (theirs.value.reason, str(theirs.value)) == (ours.value.reason, str(ours.value))
