@@ -23,7 +23,7 @@ from consumer.core.templates import render_plain
 from consumer.core.test_traffic import TEST_TRAFFIC_REASON, route_test_record
 from consumer.core.user_data import build_user_data
 from consumer.errors import MappingError
-from consumer.settings import EventType, LeadMapping, OrderMapping, Settings
+from consumer.settings import EventType, LeadMapping, MappingSettings, OrderMapping, Settings
 
 __all__ = ["REFUND_REASON", "Filtered", "map_record", "render_event_id"]
 
@@ -52,17 +52,20 @@ def map_record(
     """Map one decoded record to a CAPI event, or say why it is not one."""
     # a dict (as decoded): mypyc's native dict.get for the many lookups below, not method calls
     fields: dict[str, Any] = record if type(record) is dict else dict(record)
+    mapping = settings.mapping  # read once: every settings attribute read is a Python-level lookup
     if event_type == "order":
-        rules: OrderMapping | LeadMapping = settings.mapping.order
+        rules: OrderMapping | LeadMapping = mapping.order
         custom_data = order_custom_data(fields, rules.custom_properties)
-        return _map(fields, settings, rules, "status", custom_data)
-    rules = settings.mapping.lead
-    return _map(fields, settings, rules, "stage", lead_custom_data(fields, rules.custom_properties))
+        return _map(fields, settings, mapping, rules, "status", custom_data)
+    rules = mapping.lead
+    custom_data = lead_custom_data(fields, rules.custom_properties)
+    return _map(fields, settings, mapping, rules, "stage", custom_data)
 
 
 def _map(
     record: dict[str, Any],
     settings: Settings,
+    mapping: MappingSettings,
     rules: OrderMapping | LeadMapping,
     state_field: str,
     custom_data: dict[str, Any],
@@ -92,10 +95,9 @@ def _map(
     configured = rules.action_sources.get(str(record.get(source_field)), "other")
     action_source = context_action_source(record, configured)
     event_id = record.get("event_id") or render_event_id(rules.event_id_template, record)
-    _check_ids(str(event_id), custom_data, settings.mapping.max_id_length)
+    _check_ids(str(event_id), custom_data, mapping.max_id_length)
     occurred_at = _occurred_at(record)
-    config = settings.mapping
-    built = build_user_data(record, occurred_at, config.external_id_form, config.default_country)
+    built = build_user_data(record, occurred_at, mapping.external_id_form, mapping.default_country)
     payload = _payload(record, event_name, event_id, action_source, occurred_at)
     payload["user_data"] = built.user_data
     add_contexts(record, payload, str(event_id))

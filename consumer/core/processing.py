@@ -36,6 +36,9 @@ SOURCE_TOPIC_HEADER = "capi.dlq.source_topic"  # set on DLQ records; replays kee
 
 Result = CapiEvent | Filtered | Failure
 WriterLookup = Callable[[int], dict[str, Any] | None]
+# What a record of one topic is decoded and validated with, worked out once per topic (settings
+# are frozen): event type, framing, limits, raw writer schema, reader schema, future skew (s).
+_Route = tuple[EventType, str, DecodeLimits, dict[str, Any] | None, dict[str, Any], int]
 
 
 class Processed(NamedTuple):
@@ -56,7 +59,7 @@ class Processor:
     writer_lookup: WriterLookup  # Confluent schema id -> cached registry schema
     clock: Callable[[], float]
     local: LocalWriters = field(default_factory=LocalWriters)
-    _limits: dict[str, DecodeLimits] = field(default_factory=dict, init=False, compare=False)
+    _routes: dict[str, _Route] = field(default_factory=dict, init=False, compare=False)
     # topic -> its settings, for topics other than the retry topic (settings are frozen)
     _topics: dict[str, TopicSettings] = field(default_factory=dict, init=False, compare=False)
     # writer_lookup's schemas by id, so a record costs a dict lookup, not an interpreted call:
@@ -101,31 +104,47 @@ class Processor:
 
     def decode(self, record: SourceRecord) -> tuple[EventType, dict[str, Any]]:
         """The record's event type and its value decoded by its topic's framing and limits."""
+        route = self._route(record)
+        return route[0], self._decode(record, route)
+
+    def _route(self, record: SourceRecord) -> _Route:
         topic, topic_settings = self.source_topic(record)
-        limits = self._limits.get(topic)
-        if limits is None:  # one per topic, not one per record
-            limits = self._limits[topic] = DecodeLimits(
+        route = self._routes.get(topic)
+        if route is None:  # one per topic, not one per record
+            limits = DecodeLimits(
                 topic_settings.max_message_bytes,
                 topic_settings.max_items,
                 topic_settings.max_string_bytes,
             )
-        decoded = decode_value(
+            route = self._routes[topic] = (
+                topic_settings.event_type,
+                topic_settings.framing,
+                limits,
+                self.local.raw.get(topic),
+                self.readers[topic_settings.event_type],
+                self.settings.mapping.future_skew_s,
+            )
+        return route
+
+    def _decode(self, record: SourceRecord, route: _Route) -> dict[str, Any]:
+        _kind, framing, limits, raw_writer, reader, _skew = route
+        return decode_value(
             record.value,
-            framing=topic_settings.framing,
+            framing=framing,
             writers=self,
-            raw_writer=self.local.raw.get(topic),
-            reader=self.readers[topic_settings.event_type],
+            raw_writer=raw_writer,
+            reader=reader,
             limits=limits,
         )
-        return topic_settings.event_type, decoded
 
     def process(self, record: SourceRecord) -> Result:
         mapped: CapiEvent | Filtered | None = None
         try:
-            kind, decoded = self.decode(record)
-            mapped = map_record(kind, decoded, self.settings)
+            route = self._route(record)
+            decoded = self._decode(record, route)
+            mapped = map_record(route[0], decoded, self.settings)
             if isinstance(mapped, CapiEvent):
-                validate_event(mapped, self.clock(), self.settings.mapping.future_skew_s)
+                validate_event(mapped, self.clock(), route[5])
         except RecordError as exc:
             return Failure(exc.reason, exc.stage, exc.message, _event_details(mapped))
         return mapped

@@ -64,6 +64,8 @@ _COOKIES = {
     "fbc": re.compile(r"fb\.\d+\.\d+\.\S+"),
     "fbp": re.compile(r"fb\.\d+\.\d+\.[0-9]+(?:\.[A-Za-z0-9_-]+)?"),
 }
+_FAMILIES: Final = (socket.AF_INET, socket.AF_INET6)  # Final: no module lookups per call
+_INET_PTON: Final = socket.inet_pton
 _COOKIE_PARTS: Final = 4  # fb, subdomain, creation time, click id or random number
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _PORT_DIGITS = 5  # 65535
@@ -282,9 +284,9 @@ def _is_ip(text: str) -> bool:
 
     inet_pton raises ValueError, not OSError, for a NUL character or a lone surrogate.
     """
-    for family in (socket.AF_INET, socket.AF_INET6):
+    for family in _FAMILIES:
         try:
-            socket.inet_pton(family, text)
+            _INET_PTON(family, text)
         except (OSError, ValueError):
             continue
         return True
