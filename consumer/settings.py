@@ -314,11 +314,12 @@ class DeliverySettings(_Frozen):
     max_concurrent_requests: int = Field(64, ge=1)
     max_concurrent_per_pixel: int = Field(32, ge=1)
     initial_concurrent_per_pixel: int = Field(4, ge=1)
-    # Events between poll and settle (~2.5 KB of RSS each: record, event body, claim, offsets).
-    # At Meta's latency (p50 0.3 s, p99 1.5 s) one pixel keeps 10-25k events waiting for answers
-    # at the compiled consumer's ~29k events/s; 30k holds that and its tail while the stalled
-    # peak stays near 220 MB (docs/benchmarks.md).
-    max_in_flight_events: int = Field(30_000, ge=1)
+    # Events between poll and settle (~3.5 KB of RSS each: record, event body, claim, offsets).
+    # At Meta's latency (p50 0.3 s, p99 1.5 s) one pixel keeps 15-30k events waiting for answers
+    # at the compiled consumer's ~33k events/s. At 30k the budget bound that pace (latency
+    # ratio 0.71-0.78); 35k gives 0.81-0.87 with the stalled peak at 238 MB, 40k 0.93 but
+    # 253 MB (docs/benchmarks.md).
+    max_in_flight_events: int = Field(35_000, ge=1)
     max_in_flight_bytes: int = Field(64_000_000, ge=1)
     low_water_ratio: float = Field(0.5, gt=0, lt=1)
     # Over the budget the loop first stops polling for up to this long: librdkafka keeps its
