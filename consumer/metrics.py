@@ -144,6 +144,8 @@ class PipelineView(Protocol):
     @property
     def in_flight_bytes(self) -> int: ...
     @property
+    def uncommitted(self) -> int: ...
+    @property
     def paused(self) -> bool: ...
     @property
     def assigned(self) -> frozenset[TopicPartition]: ...
@@ -158,6 +160,11 @@ class GaugeSpec:
 
 STATE_GAUGES: tuple[GaugeSpec, ...] = (
     GaugeSpec("capi_in_flight_events", "Records between poll and settle.", lambda p: p.in_flight),
+    GaugeSpec(
+        "capi_uncommitted_records",
+        "Records past the committable positions, settled or not (what a restart reads again).",
+        lambda p: p.uncommitted,
+    ),
     GaugeSpec(
         "capi_in_flight_bytes", "Bytes between poll and settle.", lambda p: p.in_flight_bytes
     ),

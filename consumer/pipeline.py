@@ -187,6 +187,11 @@ class Pipeline:
         return self._tracker.unsettled_bytes()
 
     @property
+    def uncommitted(self) -> int:
+        """Records past the committable positions, settled or not."""
+        return self._tracker.uncommitted()
+
+    @property
     def waiting_on(self) -> frozenset[str]:
         """Dependencies the loop is retrying (registry, dedup, dlq) and pixels held because Meta
         refuses their API version; backpressure is not one. Records waiting for a schema mean
@@ -395,15 +400,21 @@ class Pipeline:
     async def _apply_pause(self) -> None:
         delivery = self._settings.delivery
         events, size = self._tracker.unsettled(), self._tracker.unsettled_bytes()
+        span, low = self._tracker.uncommitted(), delivery.low_water_ratio
         if self._schema_wait.full:
             self._pause_reasons.add("registry")
         else:
             self._pause_reasons.discard("registry")
-        if events >= delivery.max_in_flight_events or size >= delivery.max_in_flight_bytes:
+        if (
+            events >= delivery.max_in_flight_events
+            or size >= delivery.max_in_flight_bytes
+            or span >= delivery.max_uncommitted_records
+        ):
             self._pause_reasons.add("backpressure")
         elif (
-            events <= delivery.max_in_flight_events * delivery.low_water_ratio
-            and size <= delivery.max_in_flight_bytes * delivery.low_water_ratio
+            events <= delivery.max_in_flight_events * low
+            and size <= delivery.max_in_flight_bytes * low
+            and span <= delivery.max_uncommitted_records * low
         ):
             self._pause_reasons.discard("backpressure")
         want_paused = bool(self._pause_reasons)

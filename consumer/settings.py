@@ -314,13 +314,17 @@ class DeliverySettings(_Frozen):
     max_concurrent_requests: int = Field(64, ge=1)
     max_concurrent_per_pixel: int = Field(32, ge=1)
     initial_concurrent_per_pixel: int = Field(4, ge=1)
-    # Events between poll and settle (~3.5 KB of RSS each: record, event body, claim, offsets).
-    # At Meta's latency (p50 0.3 s, p99 1.5 s) one pixel keeps 15-30k events waiting for answers
-    # at the compiled consumer's ~33k events/s. At 30k the budget bound that pace (latency
-    # ratio 0.71-0.78); 35k gives 0.81-0.87 with the stalled peak at 238 MB, 40k 0.93 but
-    # 253 MB (docs/benchmarks.md).
-    max_in_flight_events: int = Field(35_000, ge=1)
+    # Events polled and not settled yet (~3.5 KB of RSS each: record, event body, claim). At
+    # Meta's latency (p50 0.3 s, p99 1.5 s) one pixel keeps ~15k events waiting for answers at
+    # the compiled consumer's ~33k events/s; 30k holds that and its tail while the stalled peak
+    # stays near 220 MB (docs/benchmarks.md). Records settled behind a slow one are bounded
+    # apart (max_uncommitted_records): counting them here bound that pace (latency ratio 0.71).
+    max_in_flight_events: int = Field(30_000, ge=1)
     max_in_flight_bytes: int = Field(64_000_000, ge=1)
+    # Records past the committed position, settled or not: one slow request holds the position
+    # while the records after it settle (they cost a few ints each, not an event). Bounds what a
+    # restart reads again (the dedup window drops what was sent) and that bookkeeping (~100 B).
+    max_uncommitted_records: int = Field(200_000, ge=1)
     low_water_ratio: float = Field(0.5, gt=0, lt=1)
     # Over the budget the loop first stops polling for up to this long: librdkafka keeps its
     # prefetched records, ready the moment there is room again. Pausing the partitions drops

@@ -53,6 +53,14 @@ class PartitionOffsets:
 
     @property
     def unsettled(self) -> int:
+        """Records polled and not settled yet (what waits in memory)."""
+        return len(self._sizes)
+
+    @property
+    def uncommitted(self) -> int:
+        """Records from the oldest unsettled one on, settled or not: what the committed position
+        lags by, and what a restart would read again. One slow request holds the position while
+        the records after it settle, so this can be far above ``unsettled``."""
         return len(self._order)
 
     @property
@@ -135,9 +143,15 @@ class OffsetTracker:
         return sum(partition.unsettled_bytes for partition in self._partitions.values())
 
     def unsettled(self, tps: list[TopicPartition] | None = None) -> int:
+        """Records polled and not settled yet (the backpressure budget's first half)."""
         chosen = (
             self._partitions
             if tps is None
             else {tp: self._partitions[tp] for tp in tps if tp in self._partitions}
         )
         return sum(partition.unsettled for partition in chosen.values())
+
+    def uncommitted(self) -> int:
+        """Records past the committable positions, settled or not (bounded apart: its memory is
+        a few ints a record, but a restart reads it all again)."""
+        return sum(partition.uncommitted for partition in self._partitions.values())

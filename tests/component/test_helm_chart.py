@@ -276,7 +276,7 @@ def exported_names() -> set[str]:
     metrics = Metrics(stats)
 
     class View:
-        in_flight, in_flight_bytes, paused, assigned = 0, 0, False, frozenset()
+        in_flight, in_flight_bytes, uncommitted, paused, assigned = 0, 0, 0, False, frozenset()
 
     metrics.watch(View(), KafkaStatus(), lambda: True)
     metrics.watch_versions({"1": "v25.0"}, dict, lambda: datetime.date(2026, 12, 1))

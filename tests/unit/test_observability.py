@@ -67,6 +67,7 @@ class Loop:
     waiting_on: frozenset[str] = field(default_factory=frozenset)
     in_flight: int = 3
     in_flight_bytes: int = 300
+    uncommitted: int = 40
     paused: bool = True
     assigned: frozenset[TopicPartition] = frozenset({("orders", 0)})
 
@@ -213,6 +214,7 @@ class TestStateGauges:
 
         assert 3 == found[("capi_in_flight_events", ())]
         assert 300 == found[("capi_in_flight_bytes", ())]
+        assert 40 == found[("capi_uncommitted_records", ())]
         assert 1 == found[("capi_paused", ())]
         assert 7 == found[("capi_consumer_lag", (("partition", "0"), ("topic", "orders")))]
         assert 1 == found[("capi_ready", ())]

@@ -133,3 +133,19 @@ class TestBatchCalls:
 
         assert {TP: 5} == tracker.to_store()
         assert 1 == tracker.unsettled()
+
+
+def test_a_slow_record_holds_the_position_not_the_unsettled_count() -> None:
+    """Records settled behind a slow one no longer count as in flight, but the committed
+    position (and what a restart reads again) still waits for the slow one."""
+    tracker = OffsetTracker()
+    for offset in range(5):
+        tracker.add(TP, offset, 10)
+    tracker.settle_records([SourceRecord("orders", 0, offset, None, None) for offset in (1, 2, 3)])
+
+    assert (2, 20, 5) == (tracker.unsettled(), tracker.unsettled_bytes(), tracker.uncommitted())
+    assert {} == tracker.to_store()
+
+    tracker.settle(TP, 0)
+    assert (1, 1) == (tracker.unsettled(), tracker.uncommitted())
+    assert {TP: 4} == tracker.to_store()
