@@ -85,3 +85,41 @@ def test_other_failures_raise(monkeypatch: pytest.MonkeyPatch, code: int) -> Non
         refusing.store({("orders", 0): 1})
     with pytest.raises(InfrastructureError, match="committing offsets failed"):
         refusing.commit()
+
+
+class _Recording:
+    """A librdkafka consumer that records how it was asked to commit, and revokes on close."""
+
+    def __init__(self) -> None:
+        self.commits: list[bool] = []
+        self.on_revoke: Any = None
+
+    def __call__(self, _conf: dict[str, Any]) -> _Recording:
+        return self
+
+    def store_offsets(self, offsets: list[Any]) -> None: ...
+
+    def commit(self, asynchronous: bool) -> None:
+        self.commits.append(asynchronous)
+
+    def subscribe(self, topics: list[str], **callbacks: Any) -> None:
+        self.on_revoke = callbacks["on_revoke"]
+
+    def close(self) -> None:
+        self.on_revoke(self, [])
+
+
+def test_the_revoke_hook_never_blocks_on_its_commit_while_closing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A rebalance commits synchronously; the revoke hook inside close() commits asynchronously
+    (the pipeline committed synchronously just before close)."""
+    consumer = _Recording()
+    monkeypatch.setattr(source, "Consumer", consumer)
+    kafka = KafkaSource({}, ["orders"], on_assign=lambda _tps: None, on_revoke=lambda _tps: {})
+    kafka.subscribe()
+
+    consumer.on_revoke(consumer, [])  # a rebalance
+    kafka.close()
+
+    assert [False, True] == consumer.commits  # asynchronous=False, then True
