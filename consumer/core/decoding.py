@@ -93,7 +93,7 @@ def confluent_schema_id(value: bytes | None) -> int:
     gives it, without copying the payload: every polled record is asked this)."""
     if not value:
         raise DecodeError("decode.empty", "record value is empty")
-    return _key_of(value, "confluent")
+    return _key_of(value, "confluent")[0]
 
 
 def unframe(value: bytes | None, framing: str, *, has_raw_writer: bool) -> Frame:
@@ -119,12 +119,12 @@ def _detect(value: bytes, *, has_raw_writer: bool) -> str:
 
 def _split(value: bytes, kind: FrameKind) -> Frame:
     """Check the magic bytes, then read the schema key that follows them."""
-    magic, key_format = _LAYOUTS[kind]
-    return Frame(kind, _key_of(value, kind), value[len(magic) + key_format.size :])
+    key, header = _key_of(value, kind)
+    return Frame(kind, key, value[header:])
 
 
-def _key_of(value: bytes, kind: FrameKind) -> int:
-    """The writer schema's key after the magic bytes, or DecodeError."""
+def _key_of(value: bytes, kind: FrameKind) -> tuple[int, int]:
+    """The writer schema's key after the magic bytes and the header's length, or DecodeError."""
     magic, key_format = _LAYOUTS[kind]
     header = len(magic) + key_format.size
     if not value.startswith(magic):
@@ -134,7 +134,7 @@ def _key_of(value: bytes, kind: FrameKind) -> int:
             "decode.truncated", f"{len(value)} bytes is shorter than the {header}-byte header"
         )
     key: int = key_format.unpack_from(value, len(magic))[0]
-    return key
+    return key, header
 
 
 def decode_value(  # the full decode context, all keyword-only
