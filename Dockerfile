@@ -8,10 +8,11 @@ ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
-# setup.py compiles consumer/core with mypyc (C): the builder needs a C compiler; the runtime
-# image does not. Build with --build-arg CONSUMER_CORE_PURE=1 for the pure-Python package.
+# setup.py compiles consumer/core with mypyc (C) and its SHA-256 extension (OpenSSL): the builder
+# needs a C compiler and OpenSSL's headers; the runtime image only the libcrypto Python links to.
+# Build with --build-arg CONSUMER_CORE_PURE=1 for the pure-Python package.
 ARG CONSUMER_CORE_PURE=0
-RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev libssl-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY pyproject.toml setup.py README.md ./

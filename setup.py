@@ -3,8 +3,9 @@
 Everything else about the project is in ``pyproject.toml``. Every module in ``consumer/core/``
 but its ``__init__`` is compiled (a glob, so new modules are too), as one mypyc group whose
 shared library is ``consumer/core__mypyc*.so``. ``CONSUMER_CORE_PURE=1`` at install time builds
-the pure-Python package instead. The digest of the compiled sources is written next to them
-(``consumer/core/compiled.sha256``) so that ``consumer.core`` refuses a stale build.
+the pure-Python package instead. The core's hand-written C extensions (``consumer/core/*.c``:
+``_digest.c``) are built with it. The digest of the compiled sources (Python and C) is written
+next to them (``consumer/core/compiled.sha256``) so that ``consumer.core`` refuses a stale build.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from pathlib import Path
 
-from setuptools import setup
+from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -22,6 +24,7 @@ from consumer.build_info import (
     COMPILED_DIGEST_FILE,
     CORE_DIR,
     core_sources,
+    native_sources,
     pure_requested,
     source_digest,
 )
@@ -66,8 +69,20 @@ def _extensions() -> list[object]:
     config = os.path.join(tempfile.mkdtemp(prefix="capi-mypyc-"), "mypy.ini")
     with open(config, "w") as file:
         file.write(_MYPY_CONFIG)
-    return list(
-        mypycify(["--config-file", config, *sources], opt_level="3", group_name="consumer.core")
+    compiled = mypycify(
+        ["--config-file", config, *sources], opt_level="3", group_name="consumer.core"
+    )
+    return [*compiled, *(_native(path, root) for path in native_sources())]
+
+
+def _native(path: Path, root: str) -> Extension:
+    """``consumer/core/_<name>.c`` as ``consumer.core._<name>``, linked to OpenSSL's libcrypto
+    (the library hashlib runs; its headers come from libssl-dev, which bootstrap installs)."""
+    return Extension(
+        f"consumer.core.{path.stem}",
+        [os.path.relpath(path, root)],
+        libraries=["crypto"],
+        extra_compile_args=["-O2"],
     )
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "StaleBuildError",
     "compiled_modules",
     "core_sources",
+    "native_sources",
     "pure_requested",
     "select_core_build",
     "source_digest",
@@ -51,10 +52,15 @@ def core_sources(core: Path = CORE_DIR) -> list[Path]:
     return sorted(path for path in core.glob("*.py") if path.name != "__init__.py")
 
 
+def native_sources(core: Path = CORE_DIR) -> list[Path]:
+    """The core's hand-written C extensions (``_digest.c``), built beside the mypyc modules."""
+    return sorted(core.glob("*.c"))
+
+
 def source_digest(core: Path = CORE_DIR) -> str:
-    """SHA-256 over the compiled modules' names and contents, in name order."""
+    """SHA-256 over the compiled sources' names and contents (Python, then C), in name order."""
     digest = hashlib.sha256()
-    for path in core_sources(core):
+    for path in [*core_sources(core), *native_sources(core)]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 

@@ -26,7 +26,7 @@ pip_quiet() {
   rm -f "$log"
 }
 
-BUILD_INPUTS=$(cat pyproject.toml setup.py consumer/build_info.py consumer/core/*.py | sha256sum | cut -c1-16)
+BUILD_INPUTS=$(cat pyproject.toml setup.py consumer/build_info.py consumer/core/*.py consumer/core/*.c | sha256sum | cut -c1-16)
 STAMP=$VENV/.installed-$BUILD_INPUTS-pure${CONSUMER_CORE_PURE:-0}
 
 if [ ! -x "$VENV/bin/python" ]; then
@@ -34,9 +34,11 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 if [ ! -f "$STAMP" ]; then
-  # mypyc's output is C: the compiler and Python's headers come from Debian's packages if absent.
+  # mypyc's output is C: the compiler and Python's headers come from Debian's packages if absent,
+  # and OpenSSL's headers for consumer/core/_digest.c (SHA-256 with the libcrypto hashlib uses).
   BUILD_TOOLS=()
   command -v gcc >/dev/null 2>&1 || BUILD_TOOLS+=(gcc)
+  printf '#include <openssl/evp.h>\n' | gcc -E -x c - >/dev/null 2>&1 || BUILD_TOOLS+=(libssl-dev)
   "$VENV/bin/python" -c 'import os, sysconfig; assert os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h"))' 2>/dev/null || BUILD_TOOLS+=(python3-dev)
   if [ "${CONSUMER_CORE_PURE:-0}" != 1 ] && [ ${#BUILD_TOOLS[@]} -gt 0 ]; then
     echo "bootstrap: installing ${BUILD_TOOLS[*]} from Debian's packages (to compile consumer/core)" >&2

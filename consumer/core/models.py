@@ -98,7 +98,7 @@ class CapiEvent:
     # user_data values dropped because they could not be normalized: (field, reason), no values.
     dropped: tuple[tuple[str, str], ...] = ()
     # True only when ``mapping.map_record`` built user_data: its hashed keys hold SHA-256 hex
-    # digests by construction (hashlib's hexdigest, or a value that passed the pre-hashed check),
+    # digests by construction (consumer.core.digest, or a value that passed the pre-hashed check),
     # so ``validate_event`` need not re-check them with a regex. Any other event is checked. Not
     # an __init__ argument, so ``dataclasses.replace`` (a changed payload) gives False again.
     hashed_by_mapper: bool = field(default=False, init=False, compare=False, repr=False)

@@ -10,7 +10,6 @@ here logs or keeps a raw value; a ``Rejected`` carries a reason code, never the 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 import unicodedata
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
+from consumer.core.digest import sha256_hex
 from consumer.core.geo import country_code, letters_only, normalize_postal_code, normalize_state
 from consumer.core.phone import normalize_phone, phone_rejection
 
@@ -83,14 +83,6 @@ _GENDERS = {
     **dict.fromkeys(("m", "male", "man", "homme", "mann", "hombre", "männlich"), "m"),
 }
 _EMPTY = Rejected("empty")
-
-
-_sha256 = hashlib.sha256
-
-
-def sha256_hex(normalized: str) -> str:
-    """Lowercase hex SHA-256 of the UTF-8 bytes of ``normalized``."""
-    return _sha256(normalized.encode()).hexdigest()
 
 
 def is_sha256_hex(value: str) -> bool:
@@ -219,7 +211,7 @@ def _hasher(field: str) -> FieldHasher:
         normalized = normalize(stripped, country)
         if normalized is None:
             return Rejected(_why(field, stripped, country))
-        return _sha256(normalized.encode()).hexdigest()
+        return sha256_hex(normalized)
 
     return lru_cache(maxsize=_CACHED_VALUES)(hash_one) if field in _LOW_CARDINALITY else hash_one
 

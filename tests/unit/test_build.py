@@ -18,6 +18,7 @@ from consumer.build_info import (
     StaleBuildError,
     compiled_modules,
     core_sources,
+    native_sources,
     pure_requested,
     select_core_build,
     source_digest,
@@ -30,7 +31,7 @@ _SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]
 def test_every_core_module_runs_compiled_unless_pure_is_asked_for() -> None:
     """``make test`` runs on the compiled build: every core module (by glob) is an extension
     module, up to date; with CONSUMER_CORE_PURE=1 the sources run instead."""
-    names = [path.stem for path in core_sources()]
+    names = sorted(path.stem for path in [*core_sources(), *native_sources()])
     if pure_requested():
         assert consumer.core.mapping.__file__ is not None
         assert consumer.core.mapping.__file__.endswith("mapping.py")
@@ -57,6 +58,19 @@ def test_a_compiled_module_older_than_its_source_is_refused(
     core = _fake_build(tmp_path)
     select_core_build(core)  # as built: fine
     (core / "mapping.py").write_text((core / "mapping.py").read_text() + "\n# edited\n")
+
+    with pytest.raises(StaleBuildError, match="make bootstrap"):
+        select_core_build(core)
+
+
+def test_an_edited_c_extension_source_is_refused_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hand-written C (``_digest.c``) is part of the digest: an edit after the build counts."""
+    monkeypatch.delenv("CONSUMER_CORE_PURE", raising=False)
+    core = _fake_build(tmp_path)
+    assert [path.name for path in native_sources(core)] == ["_digest.c"]
+    (core / "_digest.c").write_text((core / "_digest.c").read_text() + "\n/* edited */\n")
 
     with pytest.raises(StaleBuildError, match="make bootstrap"):
         select_core_build(core)
