@@ -45,6 +45,15 @@ class TestDigests:
 
         assert (16, True) == (len(one), one != dedup_key("1", "Purchasex", ""))
 
+    def test_digests_never_change_across_releases(self) -> None:
+        """Keys and owners persist in the dedup store (48 h, Redis or disk) across an upgrade: they
+        are BLAKE2b of the UTF-8 text, byte for byte as earlier releases computed them."""
+        assert (
+            "69dca68587d1f3da3954f7a912341a23"
+            == dedup_key("1234567890", "Purchase", "order-1").hex()
+        )
+        assert "6b8b23b55ac45417" == owner_digest("orders/3/1234").hex()
+
     def test_owner_digest_is_stable_eight_nonzero_bytes(self) -> None:
         """Owner digests are deterministic, 8 bytes, and never the all-zero 'delivered' marker."""
         digest = owner_digest(OWNER)
