@@ -17,14 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from consumer.cli_errors import (
+    DEFAULT_CONFIG,
     EXIT_FAILURE,
     EXIT_USAGE,
     OneLineParser,
+    config_file,
     finite_float,
     guarded,
     http_url,
     non_negative_int,
-    readable_file,
+    readable_config_file,
 )
 from consumer.devstack.emulator_args import add_emulator_arguments
 
@@ -53,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("config", type=Path)
     demo = commands.add_parser("demo", help="the whole job on the embedded stack, with a summary")
-    demo.add_argument("--config", type=readable_file, default=Path("config/example.yaml"))
+    demo.add_argument("--config", type=readable_config_file, default=DEFAULT_CONFIG)
     demo.add_argument("--orders", type=non_negative_int, default=200)
     demo.add_argument("--leads", type=non_negative_int, default=60)
     demo.add_argument("--seed", type=int, default=7)
@@ -79,7 +81,7 @@ def _add_preview(commands: Any) -> None:
     )
     preview.add_argument("--type", choices=("order", "lead"), required=True, dest="event_type")
     preview.add_argument("file", type=Path, nargs="?", help="input file (default: stdin)")
-    preview.add_argument("--config", type=Path, default=Path("config/example.yaml"))
+    preview.add_argument("--config", type=config_file, default=DEFAULT_CONFIG)
     preview.add_argument(
         "--binary", action="store_true", help="Confluent-framed Avro values back to back"
     )

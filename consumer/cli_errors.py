@@ -111,6 +111,26 @@ def readable_file(text: str) -> Path:
     return path
 
 
+DEFAULT_CONFIG = "config/example.yaml"  # demo and preview, relative to the repository root
+
+
+def config_file(text: str) -> Path:
+    """An argparse type for a ``--config`` whose default is ``DEFAULT_CONFIG``: that default's
+    absence is a usage error saying how to fix it (run outside the repository, say); a path
+    given explicitly is read, and reported, by the settings loader."""
+    if text == DEFAULT_CONFIG and not Path(text).exists():
+        raise argparse.ArgumentTypeError(
+            f"no --config given and the default {text} is not under {Path.cwd()}: "
+            "run from the repository root or pass --config FILE"
+        )
+    return Path(text)
+
+
+def readable_config_file(text: str) -> Path:
+    """``config_file``, then ``readable_file``: checked before any work starts (``demo``)."""
+    return readable_file(str(config_file(text)))
+
+
 def _int_at_least(text: str, low: int) -> int:
     try:
         value = int(text)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 __all__ = ["assert_one_line_failure", "cli", "cli_popen"]
 
 
 def cli(
-    *args: str, stdin: bytes | None = None, timeout: float = 60
+    *args: str, stdin: bytes | None = None, timeout: float = 60, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m consumer ARGS`` as a user runs it, given ``stdin`` bytes; output as text."""
+    """``python -m consumer ARGS`` as a user runs it (in ``cwd``), given ``stdin`` bytes; output
+    as text."""
     done = subprocess.run(
         [sys.executable, "-m", "consumer", *args],
         input=stdin or b"",
@@ -20,6 +22,7 @@ def cli(
         timeout=timeout,
         env=dict(os.environ),
         check=False,
+        cwd=cwd,
     )
     out, err = (stream.decode(errors="replace") for stream in (done.stdout, done.stderr))
     return subprocess.CompletedProcess(done.args, done.returncode, out, err)

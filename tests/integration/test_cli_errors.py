@@ -122,6 +122,21 @@ class TestUsage:
         """argparse's usage errors are one line (no usage block) with exit status 2."""
         assert_one_line_failure(cli(*args), 2, names)
 
+    @pytest.mark.parametrize("command", [["demo"], ["preview", "--type", "order"]])
+    def test_the_default_config_missing_outside_the_repository(
+        self, tmp_path: Path, command: list[str]
+    ) -> None:
+        """demo and preview default to config/example.yaml: run elsewhere without --config, they
+        say so before any work starts (demo used to start the whole stack first)."""
+        result = cli(*command, cwd=tmp_path)
+
+        assert_one_line_failure(
+            result,
+            2,
+            f"argument --config: no --config given and the default config/example.yaml is not "
+            f"under {tmp_path}: run from the repository root or pass --config FILE",
+        )
+
     def test_emulator_takes_its_own_options(self) -> None:
         """``capi-consumer emulator --port 0 ...`` (as docker-compose runs it) serves the emulator."""
         process = cli_popen("emulator", "--host", "127.0.0.1", "--port", "0", "--light")
