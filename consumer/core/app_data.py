@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from consumer.core.custom_data import is_mapping
+from consumer.core.fields import copy_texts, text_of
 
 __all__ = ["EXTINFO_FIELDS", "EXTINFO_VERSIONS", "app_data", "app_user_data"]
 
@@ -56,11 +57,8 @@ def app_data(app: Mapping[str, Any]) -> dict[str, Any]:
     if is_mapping(extinfo):
         data["extinfo"] = [_entry(extinfo.get(field)) for field in EXTINFO_FIELDS]
         data["extinfo"][0] = str(data["extinfo"][0]).lower()
-    for key in _TEXTS:
-        text = _text(app.get(key))
-        if text:
-            data[key] = text
-    schemes = [_text(item) for item in app.get("url_schemes") or () if _text(item)]
+    copy_texts(app, _TEXTS, data)
+    schemes = [text_of(item) for item in app.get("url_schemes") or () if text_of(item)]
     if schemes:
         data["url_schemes"] = schemes
     return data
@@ -69,10 +67,7 @@ def app_data(app: Mapping[str, Any]) -> dict[str, Any]:
 def app_user_data(app: Mapping[str, Any]) -> dict[str, str]:
     """``anon_id`` and ``madid`` for ``user_data`` (raw, as Meta wants them)."""
     ids: dict[str, str] = {}
-    for key in _USER_IDS:
-        text = _text(app.get(key))
-        if text:
-            ids[key] = text
+    copy_texts(app, _USER_IDS, ids)
     return ids
 
 
@@ -80,8 +75,4 @@ def _entry(value: object) -> str | int:
     """One extinfo entry: an integer stays one, text is stripped, a gap is ""."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    return _text(value)
-
-
-def _text(value: object) -> str:
-    return value.strip() if isinstance(value, str) else ""
+    return text_of(value)

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from consumer.core.custom_data import money
+from consumer.core.fields import copy_texts, text_of
 
 __all__ = [
     "APPEND_ATTRIBUTION",
@@ -55,13 +56,13 @@ def original_event_data(
 ) -> dict[str, Any]:
     """The original event: its name and id default to what the record's original was sent as."""
     data: dict[str, Any] = {
-        "event_name": _text(passback.get("original_event_name")) or default_name,
-        "event_id": _text(passback.get("original_event_id")) or default_event_id,
+        "event_name": text_of(passback.get("original_event_name")) or default_name,
+        "event_id": text_of(passback.get("original_event_id")) or default_event_id,
     }
     seconds = _seconds(passback.get("original_event_time"))
     if seconds is not None:
         data["event_time"] = seconds
-    order = _text(passback.get("original_order_id")) or _text(order_id)
+    order = text_of(passback.get("original_order_id")) or text_of(order_id)
     if order:
         data["order_id"] = order
     return data
@@ -70,10 +71,7 @@ def original_event_data(
 def attribution_data(passback: Mapping[str, Any]) -> dict[str, Any]:
     """``attribution_data`` from the passback's credit fields (absent ones are left out)."""
     data: dict[str, Any] = {}
-    for key in _TEXTS:
-        text = _text(passback.get(key))
-        if text:
-            data[key] = text
+    copy_texts(passback, _TEXTS, data)
     for key in _TIMES:
         seconds = _seconds(passback.get(key))
         if seconds is not None:
@@ -98,7 +96,3 @@ def _seconds(value: object) -> int | None:
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     return int(value.timestamp())
-
-
-def _text(value: object) -> str:
-    return value.strip() if isinstance(value, str) else ""

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
+from consumer.core.fields import text_of
 from consumer.core.geo import country_code
 from consumer.core.normalize import (
     HASHERS,
@@ -159,7 +160,7 @@ def _add_browser(
     dropped: list[Dropped],
 ) -> None:
     """Raw identifiers: a valid IP, the user agent (never a hash), well-formed fbp/fbc cookies."""
-    ip = _text(browser.get("client_ip"))
+    ip = text_of(browser.get("client_ip"))
     if ip:
         if ":" in ip and (ip[0] == "[" or ip.count(":") == 1):  # [v6], [v6]:port, v4:port
             ip = _without_port(ip)
@@ -167,13 +168,13 @@ def _add_browser(
             user_data["client_ip_address"] = ip
         else:
             dropped.append(("client_ip_address", "not_an_ip_address"))
-    agent = _text(browser.get("user_agent"))
+    agent = text_of(browser.get("user_agent"))
     if agent:
         if len(agent) == _SHA256_HEX_LENGTH and is_sha256_hex(agent.lower()):
             dropped.append(("client_user_agent", "hashed"))
         else:
             user_data["client_user_agent"] = agent
-    fbp = _text(browser.get("fbp"))
+    fbp = text_of(browser.get("fbp"))
     if fbp and _is_fbp(fbp):
         user_data["fbp"] = fbp
     elif fbp:
@@ -191,7 +192,7 @@ def _fbc(browser: Mapping[str, Any], occurred_at: dt.datetime, dropped: list[Dro
     new click wins. A cookie carrying the same click id is kept (its creation time is the first
     sighting); a cookie created after ``fbclid_seen_at`` is the newer click and is kept too.
     """
-    cookie = _text(browser.get("fbc"))
+    cookie = text_of(browser.get("fbc"))
     if cookie and not _is_fbc(cookie):
         dropped.append(("fbc", "malformed_cookie"))
         cookie = ""
@@ -250,11 +251,6 @@ def _click_is_newer(cookie: str, fresh: str, browser: Mapping[str, Any]) -> bool
     if browser.get("fbclid_seen_at") is None:
         return True  # the URL's click id of this visit: Meta's rule, the new click wins
     return int(created) <= int(fresh.split(".", 3)[2])
-
-
-def _text(value: object) -> str:
-    """A stripped string, or "" for anything else."""
-    return value.strip() if isinstance(value, str) else ""
 
 
 def _without_port(text: str) -> str:
