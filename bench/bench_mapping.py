@@ -13,7 +13,6 @@ event with every check left out (``_floor``), to show how much room any Python m
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import random
 import time
@@ -28,6 +27,7 @@ from facebook_business.adobjects.serverside.custom_data import CustomData
 from facebook_business.adobjects.serverside.event import Event
 from facebook_business.adobjects.serverside.user_data import UserData
 
+from consumer.core.digest import sha256_hex
 from consumer.core.mapping import map_record
 from consumer.settings import Settings
 
@@ -110,7 +110,6 @@ def _sdk_event(record: dict[str, Any]) -> Event:
     )  # fmt: skip
 
 
-_SHA256 = hashlib.sha256
 _CACHE: dict[str, str] = {}
 
 
@@ -121,20 +120,21 @@ def _floor(records: list[dict[str, Any]]) -> None:
     (validation, E.164 metadata, name and city rules, pre-hashed detection, IP and cookie checks,
     drop accounting, exact money, routing, templates). What is left is the work no Python mapper
     avoids: six SHA-256 of distinct values, cached hashes for the rest, building the dicts, orjson.
+    SHA-256 is the build's own (``consumer.core.digest``: the C function when compiled).
     """
     for record in records:
         c, b = record["customer"], record["browser"]
         user_data: dict[str, Any] = {
-            key: [_SHA256(c[source].strip().lower().encode()).hexdigest()]
+            key: [sha256_hex(c[source].strip().lower())]
             for key, source in (("em", "email"), ("fn", "first_name"), ("ln", "last_name"))
         }
-        user_data["ph"] = [_SHA256(c["phone"][1:].replace(" ", "").encode()).hexdigest()]
-        user_data["external_id"] = [_SHA256(c["external_id"].encode()).hexdigest()]
+        user_data["ph"] = [sha256_hex(c["phone"][1:].replace(" ", ""))]
+        user_data["external_id"] = [sha256_hex(c["external_id"])]
         for key, source in (("ge", "gender"), ("ct", "city"), ("st", "state"), ("zp", "postal_code"), ("country", "country"), ("db", "date_of_birth")):  # fmt: skip
             raw = str(c[source])
             cached = _CACHE.get(raw)
             if cached is None:
-                cached = _CACHE[raw] = _SHA256(raw.encode()).hexdigest()
+                cached = _CACHE[raw] = sha256_hex(raw)
             user_data[key] = [cached]
         user_data.update(client_ip_address=b["client_ip"], client_user_agent=b["user_agent"], fbp=b["fbp"])  # fmt: skip
         items = record["line_items"]

@@ -13,7 +13,19 @@
 #include <Python.h>
 #include <openssl/evp.h>
 
-static EVP_MD *sha256_md = NULL;
+/* OpenSSL 3 fetches the digest once (EVP_sha256() would look it up again on every init);
+ * OpenSSL 1.1.1, the oldest Python 3.11 builds with, has only the static one. */
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+#define FETCH_SHA256() EVP_MD_fetch(NULL, "SHA256", NULL)
+#define FREE_SHA256(md) EVP_MD_free(md)
+typedef EVP_MD sha256_md_t;
+#else
+#define FETCH_SHA256() EVP_sha256()
+#define FREE_SHA256(md) ((void)(md))
+typedef const EVP_MD sha256_md_t;
+#endif
+
+static sha256_md_t *sha256_md = NULL;
 static EVP_MD_CTX *sha256_ctx = NULL;
 static const char HEX[] = "0123456789abcdef";
 
@@ -34,7 +46,7 @@ sha256_hex(PyObject *module, PyObject *text)
     }
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int length = 0;
-    if (EVP_DigestInit_ex2(sha256_ctx, sha256_md, NULL) != 1
+    if (EVP_DigestInit_ex(sha256_ctx, sha256_md, NULL) != 1
         || EVP_DigestUpdate(sha256_ctx, data, (size_t)size) != 1
         || EVP_DigestFinal_ex(sha256_ctx, digest, &length) != 1 || length != 32) {
         PyErr_SetString(PyExc_RuntimeError, "OpenSSL SHA-256 failed");
@@ -63,7 +75,7 @@ free_module(void *module)
 {
     (void)module;
     EVP_MD_CTX_free(sha256_ctx);
-    EVP_MD_free(sha256_md);
+    FREE_SHA256(sha256_md);
     sha256_ctx = NULL;
     sha256_md = NULL;
 }
@@ -77,7 +89,7 @@ PyMODINIT_FUNC
 PyInit__digest(void)
 {
     if (sha256_md == NULL) {
-        sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+        sha256_md = FETCH_SHA256();
         sha256_ctx = EVP_MD_CTX_new();
         if (sha256_md == NULL || sha256_ctx == NULL) {
             PyErr_SetString(PyExc_ImportError, "OpenSSL has no SHA-256 digest");
