@@ -112,6 +112,13 @@ def normalize_name(value: str, _country: str | None = None) -> str | None:
 
     Meta: "lowercase, no punctuation; special characters UTF-8" (``Valéry`` -> ``valéry``).
     """
+    if value.isascii() and value.isalpha():  # one plain word (John, Smith): nothing to drop
+        return value.lower()
+    return _normalize_name_full(value)
+
+
+def _normalize_name_full(value: str) -> str | None:
+    """``normalize_name`` for any text (a property test holds its fast path to this)."""
     text = value.translate(_NAME_DROPS).lower()
     if not text.isascii():  # compose after dropping: "C:\u0327" is "ç" once the colon is gone
         text = unicodedata.normalize("NFC", text)

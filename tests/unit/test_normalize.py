@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from consumer.core import normalize
 from consumer.core.normalize import (
     HASHED_FIELDS,
     Rejected,
@@ -214,3 +217,23 @@ class TestHashing:
     def test_avro_date(self) -> None:
         """An Avro ``date`` logical value (a datetime.date) becomes YYYYMMDD."""
         assert "19970216" == normalize_date_of_birth(dt.date(1997, 2, 16))
+
+
+class TestNameFastPath:
+    """A plain ASCII word skips the drop table, NFC and the whitespace fold: same result."""
+
+    @given(st.text())
+    def test_agrees_with_the_full_rules_on_any_text(self, text: str) -> None:
+        assert normalize.normalize_name(text) == normalize._normalize_name_full(text)
+
+    @given(st.text(st.characters(max_codepoint=127)))
+    def test_agrees_on_ascii_text(self, text: str) -> None:
+        """ASCII draws punctuation, digits, controls and whitespace far more often."""
+        assert normalize.normalize_name(text) == normalize._normalize_name_full(text)
+
+    @pytest.mark.parametrize(
+        ("name", "expected"),
+        [("John", "john"), ("SMITH", "smith"), ("O'Brien", "obrien"), ("Ana María", "ana maría")],
+    )
+    def test_plain_and_not_so_plain_names(self, name: str, expected: str) -> None:
+        assert expected == normalize.normalize_name(name)
