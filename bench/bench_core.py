@@ -38,7 +38,7 @@ REPEATS = 7
 SCHEMA_ID = 1
 
 
-def _records(parsed: dict[str, Any]) -> list[SourceRecord]:
+def _records(parsed: dict[str, Any], count: int = RECORDS) -> list[SourceRecord]:
     now = dt.datetime.now(dt.UTC)
     header = b"\x00" + struct.pack(">I", SCHEMA_ID)
     tails = []
@@ -51,7 +51,7 @@ def _records(parsed: dict[str, Any]) -> list[SourceRecord]:
         tails.append(out.getvalue()[len(_zigzag_varint(len(first_id))) + len(first_id) :])
     length = _zigzag_varint(len(first_id))
     values = []
-    for index in range(RECORDS):
+    for index in range(count):
         order_id = f"BULK-{1:04d}-{index:09d}".encode()
         values.append(header + length + order_id + tails[index % len(tails)])
     return [SourceRecord(TOPIC, 0, i, None, v) for i, v in enumerate(values)]
@@ -66,8 +66,9 @@ def _best(job: Callable[[], None]) -> float:
     return best / RECORDS * 1e6
 
 
-def run() -> None:
-    """Print µs/event of process_batch, decode alone and map alone (compiled unless pure)."""
+def prepared(count: int = RECORDS) -> tuple[Processor, Settings, list[list[SourceRecord]]]:
+    """A processor, its settings and ``count`` bulk orders in poll batches, warmed up once,
+    with the GC settings of ``capi-consumer run`` (also used by ``bench_instructions``)."""
     parsed = load_schema_file(SCHEMAS / "order_event.avsc")
     writer = load_schema_file(SCHEMAS / "order_event.avsc")
     settings = Settings(
@@ -75,14 +76,21 @@ def run() -> None:
         pixels={pixel: {"access_token": "bench"} for pixel in DEMO_PIXELS},
     )
     processor = Processor(settings, {"order": parsed}, lambda _id: writer, time.time)
-    records = _records(parsed)
-    batches = [records[i : i + BATCH] for i in range(0, RECORDS, BATCH)]
+    records = _records(parsed, count)
+    batches = [records[i : i + BATCH] for i in range(0, count, BATCH)]
     first = processor.process_batch(batches[0])
-    if len(first.events) != BATCH:
+    if len(first.events) != len(batches[0]):
         raise RuntimeError(f"bench records did not all map: {first.failures[:1]}")
-    decoded = [processor.decode(r) for r in records]
     gc.freeze()  # as ``capi-consumer run`` does, with its thresholds
     gc.set_threshold(*_RUN_GC_THRESHOLDS)
+    return processor, settings, batches
+
+
+def run() -> None:
+    """Print µs/event of process_batch, decode alone and map alone (compiled unless pure)."""
+    processor, settings, batches = prepared()
+    records = [record for batch in batches for record in batch]
+    decoded = [processor.decode(r) for r in records]
 
     def whole() -> None:
         for batch in batches:
