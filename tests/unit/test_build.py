@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import fnmatch
 import importlib.machinery
 import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -112,3 +114,19 @@ def test_pure_at_import_time_runs_the_sources_beside_compiled_modules() -> None:
     )
 
     assert "['py']\n" == out.stdout
+
+
+def test_an_installed_package_carries_every_source_its_digest_reads() -> None:
+    """A wheel (the Docker image's install) recomputes the digest from the files installed:
+    a C source missing there made every import a StaleBuildError (``core/*.c`` package data)."""
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["consumer"]
+    package = ROOT / "consumer"
+    missing = [
+        path.relative_to(package).as_posix()
+        for path in native_sources()
+        if not any(fnmatch.fnmatch(path.relative_to(package).as_posix(), p) for p in patterns)
+    ]
+
+    assert ([], True) == (missing, bool(native_sources()))
