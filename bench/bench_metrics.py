@@ -23,7 +23,15 @@ PARTITIONS = 64
 
 
 class _View:
-    in_flight, in_flight_bytes, paused, assigned = 1200, 900_000, False, frozenset()
+    """A pipeline as ``metrics.PipelineView`` sees it (bench/test_benches.py checks the fit)."""
+
+    in_flight, in_flight_bytes, uncommitted, paused, assigned = (
+        1200,
+        900_000,
+        5000,
+        False,
+        frozenset(),
+    )
 
 
 def _statistics() -> bytes:
