@@ -9,12 +9,12 @@ The generated module is checked in, and a test requires it to equal a fresh gene
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
 from consumer.core.avro_decoder import Decoder, entry_decoder
 from consumer.core.avro_decoders_generated import ENTRIES
+from consumer.core.digest import sha256_hex
 
 __all__ = ["schema_key", "shipped_decoder"]
 
@@ -23,7 +23,7 @@ def schema_key(schema: Any) -> str:
     """A digest of a parsed schema, logical types and names included (its canonical form
     would drop the logical types, which change the decoded values)."""
     text = json.dumps(schema, sort_keys=True, separators=(",", ":"), default=repr)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return sha256_hex(text)
 
 
 def shipped_decoder(schema: Any) -> Decoder | None:
