@@ -309,7 +309,7 @@ def _report_relay(relay: E2eResult, consumer: E2eResult) -> None:
     ours = consumer.cpu_s["consumer"] / consumer.accepted
     theirs = relay.cpu_s["relay"] / relay.accepted
     print(f"   consumer: {consumer.rate:,.0f} events/s, {ours * 1e6:.1f} µs CPU/event")
-    # CPU per event in µs differs by machine (the relay's read 184 to 368 on our 2-core VMs);
+    # CPU per event in µs differs by machine (the relay's read 184 to 512 on our 2-core VMs);
     # as a share of the relay's CPU per event in the same run it does much less.
     print(f"   consumer CPU per event / relay's: {ours / theirs:.3f} ({theirs / ours:.1f}x less)")
     print(f"consumer/relay ratio: {consumer.rate / relay.rate:.2f}")
