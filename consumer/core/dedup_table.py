@@ -19,9 +19,12 @@ A slot image is also the unit of the store's write-ahead log (``expires == 0`` d
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Final
 
-__all__ = ["DELIVERED", "SLOT_BYTES", "CompactTable"]
+from consumer.core import native
+
+__all__ = ["DELIVERED", "NATIVE", "SLOT_BYTES", "CompactTable", "claim_slots", "put_slots"]
 
 SLOT = struct.Struct("<16s8sI")
 SLOT_BYTES = SLOT.size  # 28
@@ -99,40 +102,13 @@ class CompactTable:
 
         Absent or expired -> pending(owner); pending(owner) -> refreshed; otherwise duplicate.
         This is the hot path (``make bench``): the table grows before the batch, not inside it,
-        and the probe of :meth:`_probe` is inlined with everything in locals.
+        and the loop runs in C in the compiled build (``_table.c``; :func:`claim_slots` here).
         """
         self._reserve(len(keys))
-        results: list[bytes | None] = []
-        append, pack_into, tail = results.append, SLOT.pack_into, expires.to_bytes(4, "little")
-        slots, mask, size, added = self._slots, self._mask, len(self._slots), 0
-        startswith, from_bytes = slots.startswith, int.from_bytes
-        for key, owner in zip(keys, owners, strict=True):
-            offset, tag = (from_bytes(key, "little") & mask) * SLOT_BYTES, key[15]
-            while True:
-                byte = slots[offset + 15]
-                if byte == tag and startswith(key, offset):
-                    if not self._may_claim(offset, owner, now):
-                        append(None)
-                        break
-                elif not (byte == 0 and startswith(_EMPTY_KEY, offset)):
-                    offset += SLOT_BYTES
-                    if offset == size:
-                        offset = 0
-                    continue
-                else:
-                    added += 1
-                pack_into(slots, offset, key, owner, expires)
-                append(key + owner + tail)
-                break
+        results, added, written = _CLAIM(self._slots, self._mask, keys, owners, now, expires)
         self._count += added
-        written = [key for key, image in zip(keys, results, strict=True) if image is not None]
-        self._bucket(expires).extend(b"".join(written))
+        self._bucket(expires).extend(written)
         return results
-
-    def _may_claim(self, offset: int, owner: bytes, now: int) -> bool:
-        """The entry at ``offset`` has expired or is pending for ``owner``."""
-        current, until = _TAIL.unpack_from(self._slots, offset + 16)
-        return bool(until <= now or current == owner)
 
     def put(self, key: bytes, owner: bytes, expires: int) -> bytes:
         """Set ``key`` to (owner, expires) unconditionally; returns the slot image."""
@@ -141,15 +117,10 @@ class CompactTable:
     def put_many(self, keys: Sequence[bytes], owner: bytes, expires: int) -> list[bytes]:
         """:meth:`put` for each key with one owner and expiry (a batch's ``confirm``)."""
         self._reserve(len(keys))
-        probe, pack_into, slots, added = self._probe, SLOT.pack_into, self._slots, 0
-        for key in keys:
-            offset, found = probe(key)
-            pack_into(slots, offset, key, owner, expires)
-            added += not found
+        added, images = _PUT_MANY(self._slots, self._mask, keys, owner, expires)
         self._count += added
         self._bucket(expires).extend(b"".join(keys))
-        tail = owner + expires.to_bytes(4, "little")
-        return [key + tail for key in keys]
+        return images
 
     def release(self, key: bytes, owner: bytes) -> bool:
         """Delete ``key`` if it is pending and owned by ``owner``; True when deleted."""
@@ -260,3 +231,78 @@ class CompactTable:
         for key, _owner, expires in SLOT.iter_unpack(self._slots):
             if key != _EMPTY_KEY:
                 yield key, expires
+
+
+# ---------------------------------------------------------------------- the batch loops
+# The reference for ``_table.c`` (which the compiled build runs; the property tests hold the two
+# to the same slots and results): loops over the slots bytearray and its mask, with the probe
+# inlined and everything in locals.
+
+ClaimResult = tuple[list[bytes | None], int, bytes]  # images or None, slots added, written keys
+
+
+def claim_slots(
+    slots: bytearray,
+    mask: int,
+    keys: Sequence[bytes],
+    owners: Sequence[bytes],
+    now: int,
+    expires: int,
+) -> ClaimResult:
+    """``CompactTable.claim``'s loop: (image or None per key, slots added, written keys)."""
+    results: list[bytes | None] = []
+    append, pack_into, tail = results.append, SLOT.pack_into, expires.to_bytes(4, "little")
+    size, added = len(slots), 0
+    startswith, from_bytes, unpack_from = slots.startswith, int.from_bytes, _TAIL.unpack_from
+    for key, owner in zip(keys, owners, strict=True):
+        offset, tag = (from_bytes(key, "little") & mask) * SLOT_BYTES, key[15]
+        while True:
+            byte = slots[offset + 15]
+            if byte == tag and startswith(key, offset):
+                current, until = unpack_from(slots, offset + 16)
+                if until > now and current != owner:  # a live entry of another owner
+                    append(None)
+                    break
+            elif not (byte == 0 and startswith(_EMPTY_KEY, offset)):
+                offset += SLOT_BYTES
+                if offset == size:
+                    offset = 0
+                continue
+            else:
+                added += 1
+            pack_into(slots, offset, key, owner, expires)
+            append(key + owner + tail)
+            break
+    written = b"".join([key for key, image in zip(keys, results, strict=True) if image is not None])
+    return results, added, written
+
+
+def put_slots(
+    slots: bytearray, mask: int, keys: Sequence[bytes], owner: bytes, expires: int
+) -> tuple[int, list[bytes]]:
+    """``CompactTable.put_many``'s loop: (slots added, the slot image of each key)."""
+    pack_into, size, added = SLOT.pack_into, len(slots), 0
+    startswith, from_bytes = slots.startswith, int.from_bytes
+    for key in keys:
+        offset, tag = (from_bytes(key, "little") & mask) * SLOT_BYTES, key[15]
+        while True:
+            byte = slots[offset + 15]
+            if byte == tag and startswith(key, offset):
+                break
+            if byte == 0 and startswith(_EMPTY_KEY, offset):
+                added += 1
+                break
+            offset += SLOT_BYTES
+            if offset == size:
+                offset = 0
+        pack_into(slots, offset, key, owner, expires)
+    tail = owner + expires.to_bytes(4, "little")
+    return added, [key + tail for key in keys]
+
+
+_NATIVE = native.load("_table")
+_CLAIM: Final[Callable[..., ClaimResult]] = claim_slots if _NATIVE is None else _NATIVE.claim
+_PUT_MANY: Final[Callable[..., tuple[int, list[bytes]]]] = (
+    put_slots if _NATIVE is None else _NATIVE.put_many
+)
+NATIVE: Final[bool] = _NATIVE is not None  # True when the loops are _table.c's

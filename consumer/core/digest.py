@@ -11,11 +11,10 @@ a pure install) uses hashlib; the property tests hold both to the same digest of
 from __future__ import annotations
 
 import hashlib
-import importlib
 from collections.abc import Callable
 from typing import Final
 
-from consumer.build_info import compiled_modules, pure_requested
+from consumer.core import native
 
 __all__ = ["NATIVE", "sha256_hex", "sha256_hex_hashlib"]
 
@@ -29,10 +28,10 @@ def sha256_hex_hashlib(text: str) -> str:
 
 def _select() -> tuple[Callable[[str], str], bool]:
     """The C function in a compiled build (an error if it is missing there), else hashlib."""
-    if pure_requested() or not compiled_modules():
+    module = native.load(_NATIVE_MODULE)
+    if module is None:
         return sha256_hex_hashlib, False
-    native = importlib.import_module(f"consumer.core.{_NATIVE_MODULE}")
-    function: Callable[[str], str] = native.sha256_hex
+    function: Callable[[str], str] = module.sha256_hex
     return function, True
 
 

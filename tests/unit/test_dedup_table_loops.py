@@ -1,0 +1,114 @@
+"""The dedup table's batch loops: the compiled build's C (``_table.c``) against the Python loops.
+
+Both work on the same bytearray of slots; on any sequence of claim and put batches they must
+leave byte-identical slots and return the same images, counts and written keys. Keys are drawn
+so that probes collide (a few home slots, a few last bytes), batches repeat keys, owners repeat
+and entries expire, which exercises every branch of the claim rule.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consumer.build_info import compiled_modules, pure_requested
+from consumer.core import dedup_table
+from consumer.core.dedup_table import SLOT_BYTES, CompactTable, claim_slots, put_slots
+
+# The C module itself, whichever build is selected: it is built wherever the project is
+# (``make bootstrap``); in the pure build the table runs the Python loops instead.
+C = importlib.import_module("consumer.core._table")
+CAPACITY = 1024  # the smallest table; at most 150 distinct keys keep it under 0.75 full
+MASK = CAPACITY - 1
+
+keys = st.builds(
+    lambda home, middle, tag: bytes([home, 0]) + middle + bytes([tag]),
+    st.sampled_from([0, 1, 2, 255]),  # home slots 0, 1, 2, 255: long, overlapping probes
+    st.binary(min_size=13, max_size=13) | st.just(b"\x07" * 13),
+    st.sampled_from([0, 1, 9]),  # last byte 0 reads as "maybe empty"; shared tags
+)
+owners = st.sampled_from([b"A" * 8, b"B" * 8, bytes(8)])
+times = st.integers(min_value=0, max_value=40)
+claim_batch = st.tuples(
+    st.just("claim"), st.lists(st.tuples(keys, owners), max_size=12), times, times
+)
+put_batch = st.tuples(st.just("put"), st.lists(keys, max_size=12), owners, times)
+
+
+def _run(operations: list[tuple[Any, ...]], claim: Any, put: Any) -> tuple[bytes, list[object]]:
+    slots = bytearray(CAPACITY * SLOT_BYTES)
+    returned: list[object] = []
+    for operation in operations:
+        if operation[0] == "claim":
+            _, pairs, now, expires = operation
+            batch_keys, batch_owners = [k for k, _ in pairs], [o for _, o in pairs]
+            returned.append(claim(slots, MASK, batch_keys, batch_owners, now, now + expires))
+        else:
+            _, batch_keys, owner, expires = operation
+            returned.append(put(slots, MASK, batch_keys, owner, expires))
+    return bytes(slots), returned
+
+
+@settings(max_examples=300)
+@given(st.lists(st.one_of(claim_batch, put_batch), max_size=14))
+def test_the_c_loops_match_the_python_loops(operations: list[tuple[Any, ...]]) -> None:
+    """Identical slots and results, and the table's selected loops are one of the two."""
+    reference = _run(operations, claim_slots, put_slots)
+    assert _run(operations, C.claim, C.put_many) == reference
+    assert dedup_table._CLAIM in (claim_slots, C.claim)
+
+
+def test_the_compiled_build_runs_the_c_loops() -> None:
+    compiled = bool(compiled_modules()) and not pure_requested()
+    assert dedup_table.NATIVE is compiled
+    assert (dedup_table._CLAIM is claim_slots) is not compiled
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda: C.claim(bytearray(CAPACITY * SLOT_BYTES), MASK, [b"k"], [b"A" * 8], 0, 1),
+            "16 bytes",
+        ),
+        (lambda: C.claim(bytearray(CAPACITY * SLOT_BYTES), MASK, [b"k" * 16], [], 0, 1), "length"),
+        (
+            lambda: C.put_many(bytearray(CAPACITY * SLOT_BYTES), MASK, [b"k" * 16], b"A", 1),
+            "8 bytes",
+        ),
+        (
+            lambda: C.put_many(
+                bytearray(CAPACITY * SLOT_BYTES), MASK, [b"k" * 16], b"A" * 8, 1 << 32
+            ),
+            "32-bit",
+        ),
+        (lambda: C.put_many(bytearray(SLOT_BYTES), MASK, [b"k" * 16], b"A" * 8, 1), "mask"),
+    ],
+    ids=["short-key", "fewer-owners", "short-owner", "expires-too-big", "wrong-size"],
+)
+def test_the_c_loops_refuse_what_the_table_never_passes(call: Any, message: str) -> None:
+    """Wrong sizes fail loudly, never by writing past a slot."""
+    with pytest.raises((ValueError, OverflowError), match=message):
+        call()
+
+
+def test_a_full_table_raises_instead_of_probing_forever() -> None:
+    slots = bytearray(CAPACITY * SLOT_BYTES)
+    everything = [i.to_bytes(2, "little") + b"\x01" * 14 for i in range(CAPACITY)]
+    C.put_many(slots, MASK, everything, b"A" * 8, 5)
+    with pytest.raises(RuntimeError, match="full"):
+        C.put_many(slots, MASK, [b"\x02" * 16], b"A" * 8, 5)
+
+
+def test_the_table_through_the_selected_loops_keeps_its_rule() -> None:
+    """Claim, refresh by the owner, refuse another owner, then take over once expired."""
+    table, key = CompactTable(), b"\x05" * 16
+    assert table.claim([key], [b"A" * 8], now=10, expires=20)[0] is not None
+    assert table.claim([key], [b"A" * 8], now=11, expires=21)[0] is not None  # refreshed
+    assert table.claim([key], [b"B" * 8], now=12, expires=22) == [None]  # someone else's
+    assert table.claim([key], [b"B" * 8], now=21, expires=31)[0] is not None  # expired
+    assert (len(table), table.get(key)) == (1, (b"B" * 8, 31))
