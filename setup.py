@@ -4,7 +4,7 @@ Everything else about the project is in ``pyproject.toml``. Every module in ``co
 but its ``__init__`` is compiled (a glob, so new modules are too), as one mypyc group whose
 shared library is ``consumer/core__mypyc*.so``. ``CONSUMER_CORE_PURE=1`` at install time builds
 the pure-Python package instead. The core's hand-written C extensions (``consumer/core/*.c``:
-``_digest.c``, ``_table.c``) are built with it. The digest of the compiled sources (Python and
+``_digest.c``, ``_phone.c``, ``_table.c``) are built with it. The digest of the compiled sources (Python and
 C) is written next to them (``consumer/core/compiled.sha256``) so that ``consumer.core`` refuses a stale build.
 """
 

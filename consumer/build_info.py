@@ -53,7 +53,7 @@ def core_sources(core: Path = CORE_DIR) -> list[Path]:
 
 
 def native_sources(core: Path = CORE_DIR) -> list[Path]:
-    """The core's hand-written C extensions (``_digest.c``, ``_table.c``), built beside the mypyc modules."""
+    """The core's hand-written C extensions (``_digest.c``, ``_phone.c``, ``_table.c``), built beside the mypyc modules."""
     return sorted(core.glob("*.c"))
 
 

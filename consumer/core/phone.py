@@ -13,11 +13,15 @@ parser. A property test checks that the fast path always agrees with phonenumber
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Final
 
 import phonenumbers
 from phonenumbers import PhoneMetadata
+
+from consumer.core import native
 
 __all__ = ["MIN_PHONE_DIGITS", "normalize_phone", "normalize_phone_slow", "phone_rejection"]
 
@@ -145,30 +149,35 @@ def _national(digits: str, plan: _Plan) -> str | None:
     return None
 
 
-def _without_separators(text: str) -> str:
-    """``text`` without spaces, dashes, brackets, dots and slashes (str.replace beats translate 2x)."""
+def digits_python(text: str, start: int) -> str | None:
+    """``text[start:]`` without spaces, dashes, brackets, dots and slashes; None unless only
+    ASCII digits remain (str.replace beats translate 2x; ``_phone.c`` beats both)."""
+    cleaned = text[start:]
     for separator in _SEPARATORS:
-        if separator in text:
-            text = text.replace(separator, "")
-    return text
+        if separator in cleaned:
+            cleaned = cleaned.replace(separator, "")
+    # Only 0-9: str.isdigit() also accepts superscripts (int() raises on them) and other
+    # scripts' digits, which phonenumbers' full parser knows how to read.
+    return cleaned if cleaned.isascii() and cleaned.isdigit() else None
 
 
-def _ascii_digits(text: str) -> bool:
-    """Only 0-9: str.isdigit() also accepts superscripts (int() raises on them) and other scripts'
-    digits, which phonenumbers' full parser knows how to read."""
-    return text.isascii() and text.isdigit()
+_NATIVE = native.load("_phone")
+_DIGITS: Final[Callable[[str, int], str | None]] = (
+    digits_python if _NATIVE is None else _NATIVE.digits
+)
+NATIVE: Final[bool] = _NATIVE is not None  # True when the digits are _phone.c's
 
 
 def _fast(raw: str, region: str | None) -> str | None:
     """E.164 digits via metadata alone, or None when the full parser must decide."""
     if raw.startswith("+"):
-        cleaned = _without_separators(raw[1:])
+        cleaned = _DIGITS(raw, 1)
     elif raw.startswith("00"):
-        cleaned = _without_separators(raw[2:])
+        cleaned = _DIGITS(raw, 2)
     elif region is not None:
-        cleaned = _without_separators(raw)
+        cleaned = _DIGITS(raw, 0)
         plan = _plan(region)
-        if plan is None or not _ascii_digits(cleaned) or (plan.idd and plan.idd.match(cleaned)):
+        if plan is None or cleaned is None or (plan.idd and plan.idd.match(cleaned)):
             return None  # an international prefix in national form: the full parser decides
         if cleaned.startswith(plan.country_code):
             return None  # maybe the country code without "+" (49 69...): the full parser decides
@@ -176,7 +185,7 @@ def _fast(raw: str, region: str | None) -> str | None:
         return None if national is None else plan.country_code + national
     else:
         return None
-    if not _ascii_digits(cleaned) or cleaned.startswith("0"):
+    if cleaned is None or cleaned.startswith("0"):
         return None
     for size in (1, 2, 3):
         intl_region = _region_for_code(cleaned[:size])

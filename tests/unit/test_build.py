@@ -68,10 +68,10 @@ def test_a_compiled_module_older_than_its_source_is_refused(
 def test_an_edited_c_extension_source_is_refused_too(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The hand-written C (``_digest.c``, ``_table.c``) is part of the digest: an edit counts."""
+    """The hand-written C (``_digest.c`` and the others) is part of the digest: an edit counts."""
     monkeypatch.delenv("CONSUMER_CORE_PURE", raising=False)
     core = _fake_build(tmp_path)
-    assert [path.name for path in native_sources(core)] == ["_digest.c", "_table.c"]
+    assert [path.name for path in native_sources(core)] == ["_digest.c", "_phone.c", "_table.c"]
     (core / "_table.c").write_text((core / "_table.c").read_text() + "\n/* edited */\n")
 
     with pytest.raises(StaleBuildError, match="make bootstrap"):
