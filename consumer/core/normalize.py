@@ -114,6 +114,12 @@ def normalize_name(value: str, _country: str | None = None) -> str | None:
     """
     if value.isascii() and value.isalpha():  # one plain word (John, Smith): nothing to drop
         return value.lower()
+    if value.isalpha() or value.replace(" ", "").isalpha():
+        # letters and spaces (Valéry, 정, Ana María): the drop table would keep every character
+        text = value.lower()
+        if not text.isascii():
+            text = unicodedata.normalize("NFC", text)
+        return " ".join(text.split()) or None
     return _normalize_name_full(value)
 
 

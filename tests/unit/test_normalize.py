@@ -220,10 +220,17 @@ class TestHashing:
 
 
 class TestNameFastPath:
-    """A plain ASCII word skips the drop table, NFC and the whitespace fold: same result."""
+    """A plain ASCII word skips the drop table, NFC and the whitespace fold, and letters with
+    spaces skip the drop table: the same result as the full rules."""
 
     @given(st.text())
     def test_agrees_with_the_full_rules_on_any_text(self, text: str) -> None:
+        assert normalize.normalize_name(text) == normalize._normalize_name_full(text)
+
+    @given(st.text(st.characters(categories=["Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Zs"])))
+    def test_agrees_on_letters_and_spaces(self, text: str) -> None:
+        """Names of letters and spaces in any script take the second fast path; combining marks
+        and spaces other than U+0020 must leave it for the full rules."""
         assert normalize.normalize_name(text) == normalize._normalize_name_full(text)
 
     @given(st.text(st.characters(max_codepoint=127)))
