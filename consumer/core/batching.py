@@ -97,21 +97,26 @@ class Batcher(Generic[T]):
         self._clock = clock
         self._open: dict[BatchKey, Batch[T]] = {}
 
-    def add(self, event: CapiEvent, token: T) -> list[Batch[T]]:
-        """Add one event; return the batches that this made ready (zero, one, or two)."""
-        ready: list[Batch[T]] = []
-        batch = self._open.get(event.batch_key)
-        if batch is not None and batch.size_bytes + len(event.body) + 1 > self._max_bytes:
-            ready.append(self._open.pop(event.batch_key))
-            batch = None
+    def add(self, event: CapiEvent, token: T) -> tuple[Batch[T], ...]:
+        """Add one event; return the batches that this made ready (zero, one, or two).
+
+        Once per event: the key and size are read once, and nothing is allocated for the
+        usual answer (no batch ready).
+        """
+        key, size = event.batch_key, len(event.body) + 1
+        batch = self._open.get(key)
+        full: Batch[T] | None = None
+        if batch is not None and batch.size_bytes + size > self._max_bytes:
+            full, batch = self._open.pop(key), None
         if batch is None:
-            batch = self._open[event.batch_key] = Batch(event.batch_key, self._clock())
+            batch = self._open[key] = Batch(key, self._clock())
         batch.events.append(_without_payload(event))
         batch.tokens.append(token)
-        batch.size_bytes += len(event.body) + 1
-        if len(batch) >= self._max_events:
-            ready.append(self._open.pop(event.batch_key))
-        return ready
+        batch.size_bytes += size
+        if len(batch.events) < self._max_events:
+            return () if full is None else (full,)
+        del self._open[key]
+        return (batch,) if full is None else (full, batch)
 
     def due(self) -> list[Batch[T]]:
         """Batches older than the linger time."""

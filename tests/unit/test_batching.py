@@ -30,7 +30,7 @@ class TestBatcher:
 
         ready = [batcher.add(_event(n=i), i) for i in range(3)]
 
-        assert [[], []] == ready[:2]
+        assert [(), ()] == ready[:2]
         assert [0, 1, 2] == ready[2][0].tokens
 
     def test_test_events_never_share_a_batch(self) -> None:
