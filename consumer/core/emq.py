@@ -78,7 +78,9 @@ Tally = dict[tuple[str, str], tuple[int, float, int]]  # (pixel, event_name) -> 
 
 def score_of(user_data: Mapping[str, Any]) -> tuple[float, bool]:
     """(score, weak) of ``estimate``, which depends only on which keys hold a value: memoized."""
-    present = tuple([key for key, value in user_data.items() if value])
+    # the mapper never puts an empty value in user_data: then its keys are the present ones
+    values = user_data.values()
+    present = tuple(user_data) if all(values) else tuple([k for k, v in user_data.items() if v])
     found = _BY_KEYS.get(present)
     if found is None:
         if len(_BY_KEYS) >= _CACHE_SIZE:
