@@ -44,9 +44,10 @@ RECORDS = int(os.environ.get("BENCH_E2E_RECORDS", "1000000"))
 MEASURE = min(RECORDS, int(os.environ.get("BENCH_E2E_MEASURE", "150000")))
 REPLICAS = [int(n) for n in os.environ.get("BENCH_E2E_REPLICAS", "1,2").split(",")]
 RELAY_MEASURE = min(RECORDS, int(os.environ.get("BENCH_E2E_RELAY_MEASURE", "50000")))
-# Also measure the consumer of another checkout (e.g. the code before a change) in this run:
-# BENCH_E2E_BEFORE=<its root>; it runs with this venv's packages, its own consumer/ sources.
-BEFORE = os.environ.get("BENCH_E2E_BEFORE")
+# Also measure the consumers of other checkouts (e.g. the code before a change) in this run:
+# BENCH_E2E_BEFORE=<its root>[,<another root>...]; each runs with this venv's packages and its own
+# consumer/ sources (a compiled one needs its own in-place build).
+BEFORE = [root for root in os.environ.get("BENCH_E2E_BEFORE", "").split(",") if root]
 TOPIC = "bench-orders"
 ONE_PIXEL_TOPIC = "bench-orders-one-pixel"
 LATENCY = {"p50_ms": 300, "p99_ms": 1500}  # Meta answers in roughly 0.1-2 s (capi.md §1.4)
@@ -63,7 +64,7 @@ def run() -> None:
         print(f"   produced {RECORDS:,} orders in {time.perf_counter() - started:.1f}s")
         raw = _raw_consume_rate(bootstrap)
         relay = _relay_rate(bootstrap, registry_url, tokens, broker.pid)
-        before = _before_rate(bootstrap, registry_url, tokens, broker.pid)
+        before = _before_rates(bootstrap, registry_url, tokens, broker.pid)
         results = {}
         for replicas in REPLICAS:
             with EmbeddedEmulator(
@@ -275,28 +276,28 @@ def _relay_rate(
             process.wait(60)
 
 
-def _before_rate(
+def _before_rates(
     bootstrap: str, registry_url: str, tokens: dict[str, str], broker_pid: int | None
-) -> E2eResult | None:
-    """One consumer of the BEFORE checkout, measured like this one (None without BEFORE)."""
-    if not BEFORE:
-        return None
-    with EmbeddedEmulator(
-        {p: {"access_token": t} for p, t in tokens.items()}, light=True
-    ) as emulator:
-        return _e2e_rate(
-            bootstrap, registry_url, emulator, tokens, broker_pid, 1, pythonpath=BEFORE
+) -> dict[str, E2eResult]:
+    """One consumer of each BEFORE checkout, measured like this one (none without BEFORE)."""
+    results = {}
+    for root in BEFORE:
+        with EmbeddedEmulator(
+            {p: {"access_token": t} for p, t in tokens.items()}, light=True
+        ) as emulator:
+            results[root] = _e2e_rate(
+                bootstrap, registry_url, emulator, tokens, broker_pid, 1, pythonpath=root
+            )
+    return results
+
+
+def _report_before(before: dict[str, E2eResult], after: E2eResult) -> None:
+    for root, result in before.items():
+        print(
+            f"   before ({root}): {result.rate:,.0f} events/s, "
+            f"{result.cpu_s['consumer'] / result.accepted * 1e6:.1f} µs CPU/event; this code: "
+            f"{after.rate / result.rate:.2f}x the events/s"
         )
-
-
-def _report_before(before: E2eResult | None, after: E2eResult) -> None:
-    if before is None:
-        return
-    print(
-        f"   before ({BEFORE}): {before.rate:,.0f} events/s, "
-        f"{before.cpu_s['consumer'] / before.accepted * 1e6:.1f} µs CPU/event; this code: "
-        f"{after.rate / before.rate:.2f}x the events/s"
-    )
 
 
 def _report_relay(relay: E2eResult, consumer: E2eResult) -> None:
