@@ -24,7 +24,15 @@ from typing import Final
 
 from consumer.core import native
 
-__all__ = ["DELIVERED", "NATIVE", "SLOT_BYTES", "CompactTable", "claim_slots", "put_slots"]
+__all__ = [
+    "DELIVERED",
+    "NATIVE",
+    "SLOT_BYTES",
+    "CompactTable",
+    "claim_slots",
+    "move_slots",
+    "put_slots",
+]
 
 SLOT = struct.Struct("<16s8sI")
 SLOT_BYTES = SLOT.size  # 28
@@ -176,22 +184,10 @@ class CompactTable:
 
     def _resize(self, capacity: int) -> None:
         old = self._slots
-        self._slots = slots = bytearray(capacity * SLOT_BYTES)
-        self._mask = mask = capacity - 1
+        self._slots = bytearray(capacity * SLOT_BYTES)
+        self._mask = capacity - 1
         self._grow_at = int(capacity * _MAX_LOAD)
-        size, startswith, pack_into = len(slots), slots.startswith, _WORDS.pack_into
-        # each slot as its key's two little-endian words and the rest: the first word is the
-        # home index (what int.from_bytes(key, "little") & mask gives), and both are 0 only
-        # for an empty slot
-        for low, high, rest in _WORDS.iter_unpack(old):
-            if not low and not high:
-                continue
-            offset = (low & mask) * SLOT_BYTES
-            while slots[offset + 15] or not startswith(_EMPTY_KEY, offset):  # occupied
-                offset += SLOT_BYTES
-                if offset == size:
-                    offset = 0
-            pack_into(slots, offset, low, high, rest)
+        _MOVE(old, self._slots, self._mask)
 
     # ------------------------------------------------------------------ expiry
 
@@ -300,9 +296,29 @@ def put_slots(
     return added, [key + tail for key in keys]
 
 
+def move_slots(old: bytearray, slots: bytearray, mask: int) -> None:
+    """``CompactTable._resize``'s loop: every entry of ``old`` into the empty ``slots``."""
+    size, startswith, pack_into = len(slots), slots.startswith, _WORDS.pack_into
+    # each slot as its key's two little-endian words and the rest: the first word is the
+    # home index (what int.from_bytes(key, "little") & mask gives), and both are 0 only
+    # for an empty slot
+    for low, high, rest in _WORDS.iter_unpack(old):
+        if not low and not high:
+            continue
+        offset = (low & mask) * SLOT_BYTES
+        while slots[offset + 15] or not startswith(_EMPTY_KEY, offset):  # occupied
+            offset += SLOT_BYTES
+            if offset == size:
+                offset = 0
+        pack_into(slots, offset, low, high, rest)
+
+
 _NATIVE = native.load("_table")
 _CLAIM: Final[Callable[..., ClaimResult]] = claim_slots if _NATIVE is None else _NATIVE.claim
 _PUT_MANY: Final[Callable[..., tuple[int, list[bytes]]]] = (
     put_slots if _NATIVE is None else _NATIVE.put_many
+)
+_MOVE: Final[Callable[[bytearray, bytearray, int], None]] = (
+    move_slots if _NATIVE is None else _NATIVE.move
 )
 NATIVE: Final[bool] = _NATIVE is not None  # True when the loops are _table.c's

@@ -17,7 +17,13 @@ from hypothesis import strategies as st
 
 from consumer.build_info import compiled_modules, pure_requested
 from consumer.core import dedup_table
-from consumer.core.dedup_table import SLOT_BYTES, CompactTable, claim_slots, put_slots
+from consumer.core.dedup_table import (
+    SLOT_BYTES,
+    CompactTable,
+    claim_slots,
+    move_slots,
+    put_slots,
+)
 
 # The C module itself, whichever build is selected: it is built wherever the project is
 # (``make bootstrap``); in the pure build the table runs the Python loops instead.
@@ -62,10 +68,38 @@ def test_the_c_loops_match_the_python_loops(operations: list[tuple[Any, ...]]) -
     assert dedup_table._CLAIM in (claim_slots, C.claim)
 
 
+@settings(max_examples=200)
+@given(st.lists(st.one_of(claim_batch, put_batch), max_size=14), st.sampled_from([1, 2, 4]))
+def test_the_c_growth_matches_the_python(operations: list[tuple[Any, ...]], factor: int) -> None:
+    """Moving a table's entries into one 1, 2 or 4 times its size: the same slots, and every
+    entry still found by a probe from its home (a claim by its owner finds it, adds nothing)."""
+    old = bytearray(_run(operations, claim_slots, put_slots)[0])
+    capacity = CAPACITY * factor
+    python, c = bytearray(capacity * SLOT_BYTES), bytearray(capacity * SLOT_BYTES)
+    move_slots(old, python, capacity - 1)
+    C.move(old, c, capacity - 1)
+    assert c == python
+    entries = [old[i : i + SLOT_BYTES] for i in range(0, len(old), SLOT_BYTES)]
+    live = [bytes(e) for e in entries if any(e[:16])]
+    keys, owners = [e[:16] for e in live], [e[16:24] for e in live]
+    _images, added, _written = C.claim(c, capacity - 1, keys, owners, 0, 1)
+    assert added == 0
+
+
+def test_growth_keeps_every_entry() -> None:
+    """A table grown from its smallest size through several doublings loses nothing."""
+    table = CompactTable()
+    keys = [i.to_bytes(4, "little") + b"\x01" * 12 for i in range(5000)]
+    table.put_many(keys, b"A" * 8, 99)
+    assert (len(table), table.capacity) == (5000, 8192)
+    assert all(table.get(key) == (b"A" * 8, 99) for key in keys)
+
+
 def test_the_compiled_build_runs_the_c_loops() -> None:
     compiled = bool(compiled_modules()) and not pure_requested()
     assert dedup_table.NATIVE is compiled
     assert (dedup_table._CLAIM is claim_slots) is not compiled
+    assert (dedup_table._MOVE is move_slots) is not compiled
 
 
 @pytest.mark.parametrize(
@@ -87,8 +121,14 @@ def test_the_compiled_build_runs_the_c_loops() -> None:
             "32-bit",
         ),
         (lambda: C.put_many(bytearray(SLOT_BYTES), MASK, [b"k" * 16], b"A" * 8, 1), "mask"),
+        (
+            lambda: C.move(
+                bytearray(2 * CAPACITY * SLOT_BYTES), bytearray(CAPACITY * SLOT_BYTES), MASK
+            ),
+            "no more than new",
+        ),
     ],
-    ids=["short-key", "fewer-owners", "short-owner", "expires-too-big", "wrong-size"],
+    ids=["short-key", "fewer-owners", "short-owner", "expires-too-big", "wrong-size", "shrink"],
 )
 def test_the_c_loops_refuse_what_the_table_never_passes(call: Any, message: str) -> None:
     """Wrong sizes fail loudly, never by writing past a slot."""
