@@ -165,21 +165,7 @@ class CompactTable:
         return keys
 
     def _delete_at(self, hole: int) -> None:
-        """Backward-shift deletion: later members of the cluster move up, leaving no tombstone."""
-        slots, mask = self._slots, self._mask
-        index = hole
-        while True:
-            index = (index + 1) & mask
-            offset = index * SLOT_BYTES
-            if slots.startswith(_EMPTY_KEY, offset):
-                break
-            home = int.from_bytes(slots[offset : offset + 8], "little") & mask
-            if (index - home) & mask >= (index - hole) & mask:
-                hole_at = hole * SLOT_BYTES
-                slots[hole_at : hole_at + SLOT_BYTES] = slots[offset : offset + SLOT_BYTES]
-                hole = index
-        hole_at = hole * SLOT_BYTES
-        slots[hole_at : hole_at + SLOT_BYTES] = _EMPTY_SLOT
+        delete_slot(self._slots, self._mask, hole)
         self._count -= 1
 
     def _resize(self, capacity: int) -> None:
@@ -196,13 +182,8 @@ class CompactTable:
         due = [number for number in self._buckets if (number + 1) * self._bucket_s <= now]
         dropped = 0
         for number in sorted(due):
-            keys = self._buckets.pop(number)
-            for start in range(0, len(keys), 16):
-                key = bytes(keys[start : start + 16])
-                index = self._find(key)
-                if index >= 0 and _TAIL.unpack_from(self._slots, index * SLOT_BYTES + 16)[1] <= now:
-                    self._delete_at(index)
-                    dropped += 1
+            dropped += _EXPIRE(self._slots, self._mask, self._buckets.pop(number), now)
+        self._count -= dropped
         return dropped
 
     # ------------------------------------------------------------------ images
@@ -313,6 +294,45 @@ def move_slots(old: bytearray, slots: bytearray, mask: int) -> None:
         pack_into(slots, offset, low, high, rest)
 
 
+def delete_slot(slots: bytearray, mask: int, hole: int) -> None:
+    """Backward-shift deletion: later members of the cluster move up, leaving no tombstone."""
+    index = hole
+    while True:
+        index = (index + 1) & mask
+        offset = index * SLOT_BYTES
+        if slots.startswith(_EMPTY_KEY, offset):
+            break
+        home = int.from_bytes(slots[offset : offset + 8], "little") & mask
+        if (index - home) & mask >= (index - hole) & mask:
+            hole_at = hole * SLOT_BYTES
+            slots[hole_at : hole_at + SLOT_BYTES] = slots[offset : offset + SLOT_BYTES]
+            hole = index
+    hole_at = hole * SLOT_BYTES
+    slots[hole_at : hole_at + SLOT_BYTES] = _EMPTY_SLOT
+
+
+def expire_slots(slots: bytearray, mask: int, keys: bytearray, now: int) -> int:
+    """``CompactTable.expire``'s loop over one due bucket: delete each of its keys whose entry
+    has expired by ``now``; how many were deleted."""
+    dropped, size, startswith = 0, len(slots), slots.startswith
+    for start in range(0, len(keys), 16):
+        key = bytes(keys[start : start + 16])
+        offset, tag = (int.from_bytes(key, "little") & mask) * SLOT_BYTES, key[15]
+        while True:
+            byte = slots[offset + 15]
+            if byte == tag and startswith(key, offset):
+                if _TAIL.unpack_from(slots, offset + 16)[1] <= now:
+                    delete_slot(slots, mask, offset // SLOT_BYTES)
+                    dropped += 1
+                break
+            if byte == 0 and startswith(_EMPTY_KEY, offset):
+                break
+            offset += SLOT_BYTES
+            if offset == size:
+                offset = 0
+    return dropped
+
+
 _NATIVE = native.load("_table")
 _CLAIM: Final[Callable[..., ClaimResult]] = claim_slots if _NATIVE is None else _NATIVE.claim
 _PUT_MANY: Final[Callable[..., tuple[int, list[bytes]]]] = (
@@ -320,5 +340,8 @@ _PUT_MANY: Final[Callable[..., tuple[int, list[bytes]]]] = (
 )
 _MOVE: Final[Callable[[bytearray, bytearray, int], None]] = (
     move_slots if _NATIVE is None else _NATIVE.move
+)
+_EXPIRE: Final[Callable[[bytearray, int, bytearray, int], int]] = (
+    expire_slots if _NATIVE is None else _NATIVE.expire
 )
 NATIVE: Final[bool] = _NATIVE is not None  # True when the loops are _table.c's

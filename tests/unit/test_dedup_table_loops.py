@@ -21,6 +21,7 @@ from consumer.core.dedup_table import (
     SLOT_BYTES,
     CompactTable,
     claim_slots,
+    expire_slots,
     move_slots,
     put_slots,
 )
@@ -86,6 +87,25 @@ def test_the_c_growth_matches_the_python(operations: list[tuple[Any, ...]], fact
     assert added == 0
 
 
+@settings(max_examples=300)
+@given(
+    st.lists(st.one_of(claim_batch, put_batch), max_size=14),
+    st.lists(keys, max_size=20),
+    st.integers(min_value=0, max_value=90),
+)
+def test_the_c_expiry_matches_the_python(
+    operations: list[tuple[Any, ...]], bucket: list[bytes], now: int
+) -> None:
+    """A due bucket (present, absent and repeated keys) expired by both: the same slots left
+    (backward shifts included) and the same count; the bucket holds the table's own keys too."""
+    slots = _run(operations, claim_slots, put_slots)[0]
+    entries = [slots[i : i + SLOT_BYTES] for i in range(0, len(slots), SLOT_BYTES)]
+    keys_bytes = bytearray(b"".join(bucket + [e[:16] for e in entries if any(e[:16])][::2]))
+    python, c = bytearray(slots), bytearray(slots)
+    dropped = expire_slots(python, MASK, keys_bytes, now)
+    assert (C.expire(c, MASK, keys_bytes, now), c) == (dropped, python)
+
+
 def test_growth_keeps_every_entry() -> None:
     """A table grown from its smallest size through several doublings loses nothing."""
     table = CompactTable()
@@ -100,6 +120,7 @@ def test_the_compiled_build_runs_the_c_loops() -> None:
     assert dedup_table.NATIVE is compiled
     assert (dedup_table._CLAIM is claim_slots) is not compiled
     assert (dedup_table._MOVE is move_slots) is not compiled
+    assert (dedup_table._EXPIRE is expire_slots) is not compiled
 
 
 @pytest.mark.parametrize(
