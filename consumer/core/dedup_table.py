@@ -14,6 +14,10 @@ Expiry is O(1) per entry: every write also appends the key (16 bytes) to the tim
 ``expires``; when a bucket's time has passed, each key in it is looked up once and deleted if its
 own ``expires`` has passed (a key confirmed later sits in a later bucket as well and survives).
 A slot image is also the unit of the store's write-ahead log (``expires == 0`` deletes).
+
+The per-batch loops (claim, put, growth, expiry) run in C in the compiled build (``_table.c``,
+on the same bytearray); the module functions at the end are their Python reference, which the
+pure build runs and the property tests hold the C to.
 """
 
 from __future__ import annotations
@@ -30,7 +34,10 @@ __all__ = [
     "SLOT_BYTES",
     "CompactTable",
     "claim_slots",
+    "delete_slot",
+    "expire_slots",
     "move_slots",
+    "probe_slots",
     "put_slots",
 ]
 
@@ -84,22 +91,7 @@ class CompactTable:
         return offset // SLOT_BYTES if found else -1
 
     def _probe(self, key: bytes) -> tuple[int, bool]:
-        """(byte offset of ``key``'s slot, True) or (offset of the empty slot ending its probe, False).
-
-        A slot's last key byte is read first: it is independent of the slot index (the index
-        comes from the first bytes), so a mismatch usually costs one byte read, not a compare.
-        """
-        slots, size, tag = self._slots, len(self._slots), key[15]
-        offset = (int.from_bytes(key, "little") & self._mask) * SLOT_BYTES
-        while True:
-            byte = slots[offset + 15]
-            if byte == tag and slots.startswith(key, offset):
-                return offset, True
-            if byte == 0 and slots.startswith(_EMPTY_KEY, offset):
-                return offset, False
-            offset += SLOT_BYTES
-            if offset == size:
-                offset = 0
+        return probe_slots(self._slots, self._mask, key)
 
     # ------------------------------------------------------------------ writes
 
@@ -218,6 +210,25 @@ class CompactTable:
 ClaimResult = tuple[list[bytes | None], int, bytes]  # images or None, slots added, written keys
 
 
+def probe_slots(slots: bytearray, mask: int, key: bytes) -> tuple[int, bool]:
+    """(byte offset of ``key``'s slot, True) or (offset of the empty slot ending its probe, False).
+
+    A slot's last key byte is read first: it is independent of the slot index (the index comes
+    from the first bytes), so a mismatch usually costs one byte read, not a compare.
+    """
+    size, tag = len(slots), key[15]
+    offset = (int.from_bytes(key, "little") & mask) * SLOT_BYTES
+    while True:
+        byte = slots[offset + 15]
+        if byte == tag and slots.startswith(key, offset):
+            return offset, True
+        if byte == 0 and slots.startswith(_EMPTY_KEY, offset):
+            return offset, False
+        offset += SLOT_BYTES
+        if offset == size:
+            offset = 0
+
+
 def claim_slots(
     slots: bytearray,
     mask: int,
@@ -228,28 +239,17 @@ def claim_slots(
 ) -> ClaimResult:
     """``CompactTable.claim``'s loop: (image or None per key, slots added, written keys)."""
     results: list[bytes | None] = []
-    append, pack_into, tail = results.append, SLOT.pack_into, expires.to_bytes(4, "little")
-    size, added = len(slots), 0
-    startswith, from_bytes, unpack_from = slots.startswith, int.from_bytes, _TAIL.unpack_from
+    added, tail = 0, expires.to_bytes(4, "little")
     for key, owner in zip(keys, owners, strict=True):
-        offset, tag = (from_bytes(key, "little") & mask) * SLOT_BYTES, key[15]
-        while True:
-            byte = slots[offset + 15]
-            if byte == tag and startswith(key, offset):
-                current, until = unpack_from(slots, offset + 16)
-                if until > now and current != owner:  # a live entry of another owner
-                    append(None)
-                    break
-            elif not (byte == 0 and startswith(_EMPTY_KEY, offset)):
-                offset += SLOT_BYTES
-                if offset == size:
-                    offset = 0
+        offset, found = probe_slots(slots, mask, key)
+        if found:
+            current, until = _TAIL.unpack_from(slots, offset + 16)
+            if until > now and current != owner:  # a live entry of another owner
+                results.append(None)
                 continue
-            else:
-                added += 1
-            pack_into(slots, offset, key, owner, expires)
-            append(key + owner + tail)
-            break
+        added += not found
+        SLOT.pack_into(slots, offset, key, owner, expires)
+        results.append(key + owner + tail)
     written = b"".join([key for key, image in zip(keys, results, strict=True) if image is not None])
     return results, added, written
 
@@ -258,21 +258,11 @@ def put_slots(
     slots: bytearray, mask: int, keys: Sequence[bytes], owner: bytes, expires: int
 ) -> tuple[int, list[bytes]]:
     """``CompactTable.put_many``'s loop: (slots added, the slot image of each key)."""
-    pack_into, size, added = SLOT.pack_into, len(slots), 0
-    startswith, from_bytes = slots.startswith, int.from_bytes
+    added = 0
     for key in keys:
-        offset, tag = (from_bytes(key, "little") & mask) * SLOT_BYTES, key[15]
-        while True:
-            byte = slots[offset + 15]
-            if byte == tag and startswith(key, offset):
-                break
-            if byte == 0 and startswith(_EMPTY_KEY, offset):
-                added += 1
-                break
-            offset += SLOT_BYTES
-            if offset == size:
-                offset = 0
-        pack_into(slots, offset, key, owner, expires)
+        offset, found = probe_slots(slots, mask, key)
+        SLOT.pack_into(slots, offset, key, owner, expires)
+        added += not found
     tail = owner + expires.to_bytes(4, "little")
     return added, [key + tail for key in keys]
 
@@ -314,22 +304,12 @@ def delete_slot(slots: bytearray, mask: int, hole: int) -> None:
 def expire_slots(slots: bytearray, mask: int, keys: bytearray, now: int) -> int:
     """``CompactTable.expire``'s loop over one due bucket: delete each of its keys whose entry
     has expired by ``now``; how many were deleted."""
-    dropped, size, startswith = 0, len(slots), slots.startswith
+    dropped = 0
     for start in range(0, len(keys), 16):
-        key = bytes(keys[start : start + 16])
-        offset, tag = (int.from_bytes(key, "little") & mask) * SLOT_BYTES, key[15]
-        while True:
-            byte = slots[offset + 15]
-            if byte == tag and startswith(key, offset):
-                if _TAIL.unpack_from(slots, offset + 16)[1] <= now:
-                    delete_slot(slots, mask, offset // SLOT_BYTES)
-                    dropped += 1
-                break
-            if byte == 0 and startswith(_EMPTY_KEY, offset):
-                break
-            offset += SLOT_BYTES
-            if offset == size:
-                offset = 0
+        offset, found = probe_slots(slots, mask, bytes(keys[start : start + 16]))
+        if found and _TAIL.unpack_from(slots, offset + 16)[1] <= now:
+            delete_slot(slots, mask, offset // SLOT_BYTES)
+            dropped += 1
     return dropped
 
 
