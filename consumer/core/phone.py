@@ -23,7 +23,14 @@ from phonenumbers import PhoneMetadata
 
 from consumer.core import native
 
-__all__ = ["MIN_PHONE_DIGITS", "normalize_phone", "normalize_phone_slow", "phone_rejection"]
+__all__ = [
+    "MIN_PHONE_DIGITS",
+    "NATIVE",
+    "digits_python",
+    "normalize_phone",
+    "normalize_phone_slow",
+    "phone_rejection",
+]
 
 MIN_PHONE_DIGITS = 7  # shortest national numbers in use; fewer digits cannot be a phone number
 _SEPARATORS = (" ", "-", "(", ")", ".", "\u00a0", "/", "\t")
