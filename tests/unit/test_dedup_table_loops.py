@@ -1,7 +1,8 @@
 """The dedup table's batch loops: the compiled build's C (``_table.c``) against the Python loops.
 
 Both work on the same bytearray of slots; on any sequence of claim and put batches they must
-leave byte-identical slots and return the same images, counts and written keys. Keys are drawn
+leave byte-identical slots and return the same images, counts and written keys, and so must the
+growth (every entry moved into a bigger table) and the expiry of a due bucket. Keys are drawn
 so that probes collide (a few home slots, a few last bytes), batches repeat keys, owners repeat
 and entries expire, which exercises every branch of the claim rule.
 """
@@ -29,7 +30,7 @@ from consumer.core.dedup_table import (
 # The C module itself, whichever build is selected: it is built wherever the project is
 # (``make bootstrap``); in the pure build the table runs the Python loops instead.
 C = importlib.import_module("consumer.core._table")
-CAPACITY = 1024  # the smallest table; at most 150 distinct keys keep it under 0.75 full
+CAPACITY = 1024  # the smallest table; at most 14 batches of 12 keys keep it under 0.75 full
 MASK = CAPACITY - 1
 
 keys = st.builds(
