@@ -23,6 +23,7 @@ from pathlib import Path
 import redis
 
 from consumer.core.dedup import Claim, DedupStore, dedup_key
+from consumer.core.dedup_table import slots_for
 from consumer.dedup_embedded import EmbeddedDedupStore
 from consumer.dedup_redis import RedisDedupStore
 from consumer.devstack.redis_server import EmbeddedRedis
@@ -59,7 +60,7 @@ async def _fill(store: DedupStore, keys: int) -> float:
 async def _embedded(keys: int, *, presized: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-dedup-") as path:
         before = _rss()
-        capacity = keys * 4 // 3 + 1 if presized else 1 << 16  # dedup.expected_keys
+        capacity = slots_for(keys) if presized else 1 << 16  # as dedup.expected_keys: keys
         store = EmbeddedDedupStore(
             Path(path), WINDOW_S, PENDING_TTL_S, time.time, capacity=capacity
         )

@@ -11,6 +11,7 @@ import structlog
 from consumer import fault_log
 from consumer.bridge import Bridge
 from consumer.core.dedup import DedupStore, MemoryDedupStore
+from consumer.core.dedup_table import slots_for
 from consumer.core.processing import Processor
 from consumer.dedup_embedded import EmbeddedDedupStore
 from consumer.dedup_redis import RedisDedupStore
@@ -41,7 +42,11 @@ def build_dedup(settings: Settings, clock: Callable[[], float] = time.time) -> D
     dedup = settings.dedup
     if dedup.backend == "embedded":
         return EmbeddedDedupStore(
-            dedup.path, dedup.window_s, dedup.pending_ttl_s, clock, capacity=dedup.expected_keys
+            dedup.path,
+            dedup.window_s,
+            dedup.pending_ttl_s,
+            clock,
+            capacity=slots_for(dedup.expected_keys),
         )
     if dedup.backend == "redis" and dedup.redis_url is not None:
         password = dedup.redis_password.get_secret_value() if dedup.redis_password else None

@@ -349,9 +349,9 @@ class DedupSettings(_Frozen):
     window_s: int = Field(48 * 3600, ge=1)
     pending_ttl_s: int = Field(900, ge=1)
     path: Path = Path(".state/dedup")  # embedded: the snapshot and log directory
-    # embedded: presize the table (it doubles past 75%, a pause of ~0.4 µs per key it holds). The
-    # default, 2**18 slots (7 MB), holds ~196k keys (about 1 event/s over two days) undoubled.
-    expected_keys: int = Field(1 << 18, ge=1)
+    # embedded: the keys the table holds before it doubles (past 75% of its slots, a pause of
+    # ~0.06 µs per key it holds). The default, 2**18 slots (7 MB), is ~1 event/s over two days.
+    expected_keys: int = Field(196_608, ge=1)
     redis_url: str | None = None
     redis_password: SecretStr | None = None  # env only: CAPI_DEDUP__REDIS_PASSWORD
     redis_prefix: str = "capi:dd:"  # one namespace per consumer group sharing a Redis

@@ -39,6 +39,7 @@ __all__ = [
     "move_slots",
     "probe_slots",
     "put_slots",
+    "slots_for",
 ]
 
 SLOT = struct.Struct("<16s8sI")
@@ -51,6 +52,11 @@ _EMPTY_KEY = bytes(16)  # a digest of all zeros is assumed never to occur (odds 
 _EMPTY_SLOT = bytes(SLOT_BYTES)
 _MAX_LOAD = 0.75
 _MIN_CAPACITY = 1 << 10
+
+
+def slots_for(keys: int) -> int:
+    """Slots a table needs to hold ``keys`` entries without growing (load <= 0.75)."""
+    return -(-keys * 4 // 3)
 
 
 class CompactTable:

@@ -10,6 +10,7 @@ import pytest
 
 from consumer.app import build_dedup
 from consumer.core.dedup import Claim, Verdict, dedup_key, owner_of
+from consumer.dedup_embedded import EmbeddedDedupStore
 from consumer.dedup_redis import RedisDedupStore
 from consumer.devstack.redis_server import EmbeddedRedis
 from consumer.errors import ConfigError, InfrastructureError
@@ -26,6 +27,25 @@ class TestSettings:
         await store.close()
 
         assert "EmbeddedDedupStore" == type(store).__name__
+
+    async def test_expected_keys_fit_without_growing(self, tmp_path: Path) -> None:
+        """``dedup.expected_keys`` counts keys: that many claims fit without the table doubling
+        (a doubling pauses the event loop); the default is 2**18 slots (7 MB)."""
+        store = build_dedup(make_settings(dedup={"path": tmp_path, "expected_keys": 4000}))
+        default = build_dedup(make_settings(dedup={"path": tmp_path / "default"}))
+        assert isinstance(store, EmbeddedDedupStore) and isinstance(default, EmbeddedDedupStore)
+        before = store.table.capacity
+        claims = [
+            Claim(dedup_key("1000000000000001", "Purchase", f"o{i}"), owner_of("orders", 0, i))
+            for i in range(4000)
+        ]
+        verdicts = await store.claim(claims)
+        await store.close()
+        await default.close()
+
+        assert (before, store.table.capacity, len(store.table)) == (8192, 8192, 4000)
+        assert set(verdicts) == {Verdict.PROCEED}
+        assert default.table.capacity == 1 << 18
 
     async def test_backend_names_pick_their_stores(self, redis_url: str) -> None:
         """``redis`` and ``memory`` build their own stores."""
