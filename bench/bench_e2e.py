@@ -67,9 +67,7 @@ def run() -> None:
         before = _before_rates(bootstrap, registry_url, tokens, broker.pid)
         results = {}
         for replicas in REPLICAS:
-            with EmbeddedEmulator(
-                {p: {"access_token": t} for p, t in tokens.items()}, light=True
-            ) as emulator:
+            with _light_emulator(tokens) as emulator:
                 results[replicas] = _e2e_rate(
                     bootstrap, registry_url, emulator, tokens, broker.pid, replicas
                 )
@@ -118,9 +116,7 @@ def _latency_rate(
     produce_bulk_orders(
         bootstrap, registry_url, ONE_PIXEL_TOPIC, MEASURE + MEASURE // 5, pixels=(pixel,)
     )
-    with EmbeddedEmulator(
-        {p: {"access_token": t} for p, t in tokens.items()}, light=True
-    ) as emulator:
+    with _light_emulator(tokens) as emulator:
         emulator.client.inject("latency_dist", pixel, count=-1, **LATENCY)
         return _e2e_rate(
             bootstrap, registry_url, emulator, tokens, broker_pid, 1, topic=ONE_PIXEL_TOPIC
@@ -129,9 +125,7 @@ def _latency_rate(
 
 def _stalled_peak_mb(bootstrap: str, registry_url: str, tokens: dict[str, str]) -> float:
     """The consumer's peak RSS while the emulator holds every request, 1M records waiting."""
-    with EmbeddedEmulator(
-        {p: {"access_token": t} for p, t in tokens.items()}, light=True
-    ) as emulator:
+    with _light_emulator(tokens) as emulator:
         emulator.client.inject("stall", "*", count=-1)
         processes, _folder = _start_consumers(bootstrap, registry_url, emulator, tokens, 1, TOPIC)
         peak, deadline = 0.0, time.monotonic() + STALL_S
@@ -143,6 +137,11 @@ def _stalled_peak_mb(bootstrap: str, registry_url: str, tokens: dict[str, str]) 
             emulator.client.clear_faults()  # release the held requests so shutdown is quick
             _stop(processes)
     return peak
+
+
+def _light_emulator(tokens: dict[str, str]) -> EmbeddedEmulator:
+    """A fresh emulator in light accept mode knowing each pixel's token."""
+    return EmbeddedEmulator({p: {"access_token": t} for p, t in tokens.items()}, light=True)
 
 
 def _raw_consume_rate(bootstrap: str) -> float:
@@ -256,9 +255,7 @@ def _relay_rate(
     bootstrap: str, registry_url: str, tokens: dict[str, str], broker_pid: int | None
 ) -> E2eResult:
     """The obvious SDK relay (bench/relay.py) as its own process, over RELAY_MEASURE events."""
-    with EmbeddedEmulator(
-        {p: {"access_token": t} for p, t in tokens.items()}, light=True
-    ) as emulator:
+    with _light_emulator(tokens) as emulator:
         group = f"relay-{secrets.token_hex(4)}"
         args = [bootstrap, registry_url, emulator.url, TOPIC, group, json.dumps(tokens)]
         process = subprocess.Popen(
@@ -282,9 +279,7 @@ def _before_rates(
     """One consumer of each BEFORE checkout, measured like this one (none without BEFORE)."""
     results = {}
     for root in BEFORE:
-        with EmbeddedEmulator(
-            {p: {"access_token": t} for p, t in tokens.items()}, light=True
-        ) as emulator:
+        with _light_emulator(tokens) as emulator:
             results[root] = _e2e_rate(
                 bootstrap, registry_url, emulator, tokens, broker_pid, 1, pythonpath=root
             )

@@ -111,6 +111,17 @@ write_slot(unsigned char *slot, const unsigned char *key, const unsigned char *o
     }
 }
 
+/* True (with a TypeError) unless exactly ``expected`` arguments were passed. */
+static int
+wrong_count(const char *name, Py_ssize_t nargs, Py_ssize_t expected)
+{
+    if (nargs == expected) {
+        return 0;
+    }
+    PyErr_Format(PyExc_TypeError, "%s() takes %zd arguments (%zd given)", name, expected, nargs);
+    return 1;
+}
+
 /* Byte offset of ``key``'s slot (*found = 1), or of the empty slot ending its probe (0);
  * -1 with an exception when every slot is taken by another key. */
 static Py_ssize_t
@@ -148,8 +159,7 @@ static PyObject *
 claim(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    if (nargs != 6) {
-        PyErr_SetString(PyExc_TypeError, "claim() takes 6 arguments");
+    if (wrong_count("claim", nargs, 6)) {
         return NULL;
     }
     table_t table;
@@ -230,8 +240,7 @@ static PyObject *
 put_many(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "put_many() takes 5 arguments");
+    if (wrong_count("put_many", nargs, 5)) {
         return NULL;
     }
     table_t table;
@@ -284,8 +293,7 @@ static PyObject *
 move(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "move() takes 3 arguments");
+    if (wrong_count("move", nargs, 3)) {
         return NULL;
     }
     table_t table;
@@ -356,8 +364,7 @@ static PyObject *
 expire(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "expire() takes 4 arguments");
+    if (wrong_count("expire", nargs, 4)) {
         return NULL;
     }
     table_t table;

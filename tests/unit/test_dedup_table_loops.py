@@ -158,6 +158,11 @@ def test_the_c_loops_refuse_what_the_table_never_passes(call: Any, message: str)
         call()
 
 
+def test_the_c_loops_count_their_arguments() -> None:
+    with pytest.raises(TypeError, match=r"claim\(\) takes 6 arguments \(5 given\)"):
+        C.claim(bytearray(CAPACITY * SLOT_BYTES), MASK, [], [], 0)
+
+
 def test_a_full_table_raises_instead_of_probing_forever() -> None:
     slots = bytearray(CAPACITY * SLOT_BYTES)
     everything = [i.to_bytes(2, "little") + b"\x01" * 14 for i in range(CAPACITY)]
