@@ -33,7 +33,7 @@ from consumer.core.dedup import Claim, DedupStore
 from consumer.core.mapping import Filtered
 from consumer.core.models import CapiEvent, Outcome, SourceRecord, TopicPartition
 from consumer.core.offsets import OffsetTracker
-from consumer.core.processing import Processor, release_payloads
+from consumer.core.processing import Processor
 from consumer.core.retry import Backoff
 from consumer.delivery import Deliverer, DeliveryReport
 from consumer.dlq import DeadLetter
@@ -246,8 +246,7 @@ class Pipeline:
         events = processed.events
         letters = [DeadLetter(record, failure) for record, failure in processed.failures]
         self.stats.decoded += processed.decoded
-        self.stats.observe_batch(events)
-        release_payloads(events)  # counted: from here on only each event's body is used
+        self.stats.observe_tally(processed.tally)  # its events carry only their body now
         for record, filtered in processed.filtered:
             self._settle_filtered(record, filtered)
         if letters:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from consumer.core.emq import tally
+from consumer.core.emq import Tally, tally
 from consumer.core.models import CapiEvent, Outcome
 
 __all__ = ["EmqSummary", "RunStats"]
@@ -62,16 +62,19 @@ class RunStats:
 
     def observe_batch(self, events: Iterable[tuple[object, CapiEvent]]) -> None:
         """``observe_mapped`` for a poll batch's events (with their records), summed per key."""
-        sums, dropped = tally(events)
-        for key, (count, total, weak) in sums.items():
+        self.observe_tally(tally(events))
+
+    def observe_tally(self, counted: Tally) -> None:
+        """Add a batch's EMQ estimates and dropped values (``Processed.tally``)."""
+        for key, (count, total, weak) in counted.sums.items():
             summary = self.emq.get(key)
             if summary is None:
                 summary = self.emq[key] = EmqSummary()
             summary.count += count
             summary.total += total
             summary.weak += weak
-        if dropped:
-            self.user_data_dropped.update(dropped)
+        if counted.dropped:
+            self.user_data_dropped.update(counted.dropped)
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -70,7 +70,7 @@ def request_body(batch: Batch[T], partner_agent: str | None = None) -> bytes:
 def _without_payload(event: CapiEvent) -> CapiEvent:
     """The event as a batch keeps it: its body and ids, not its dict (~2.7 KB of memory an event
     while it waits for Meta; the dict served mapping, validation and the EMQ estimate). The
-    pipeline has emptied it already (``processing.release_payloads``): no copy then."""
+    poll batch's events come emptied already (``Processor.process_batch``): no copy then."""
     if not event.payload:
         return event
     return CapiEvent(

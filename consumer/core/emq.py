@@ -11,7 +11,7 @@ It is a heuristic of presence, not a prediction of Meta's score: the number is o
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from consumer.core.models import CapiEvent
@@ -73,7 +73,6 @@ def estimate(user_data: Mapping[str, Any]) -> EmqEstimate:
 
 _BY_KEYS: dict[tuple[str, ...], tuple[float, bool]] = {}
 _CACHE_SIZE = 4096  # distinct sets of identifiers; a real feed has a few dozen
-Tally = dict[tuple[str, str], tuple[int, float, int]]  # (pixel, event_name) -> count, total, weak
 
 
 def score_of(user_data: Mapping[str, Any]) -> tuple[float, bool]:
@@ -90,16 +89,27 @@ def score_of(user_data: Mapping[str, Any]) -> tuple[float, bool]:
     return found
 
 
-def tally(events: Iterable[tuple[object, CapiEvent]]) -> tuple[Tally, list[tuple[str, str]]]:
-    """Estimates of a batch of events summed per (pixel, event_name), and their dropped values
-    as (field, reason): one call per poll batch instead of one per event."""
-    sums: Tally = {}
-    dropped: list[tuple[str, str]] = []
-    for _record, event in events:
+@dataclass(slots=True)
+class Tally:
+    """EMQ estimates summed per (pixel, event_name), and the user_data values dropped as
+    (field, reason), of the events added: one per poll batch, not one update per event."""
+
+    sums: dict[tuple[str, str], tuple[int, float, int]] = field(default_factory=dict)
+    dropped: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, event: CapiEvent) -> None:
+        """Count ``event`` (it still has its payload: the estimate reads its user_data)."""
         score, weak = score_of(event.payload.get("user_data") or {})
         key = (event.pixel_id, event.event_name)
-        count, total, weaks = sums.get(key, (0, 0.0, 0))
-        sums[key] = (count + 1, total + score, weaks + weak)
+        count, total, weaks = self.sums.get(key, (0, 0.0, 0))
+        self.sums[key] = (count + 1, total + score, weaks + weak)
         if event.dropped:
-            dropped += event.dropped
-    return sums, dropped
+            self.dropped += event.dropped
+
+
+def tally(events: Iterable[tuple[object, CapiEvent]]) -> Tally:
+    """The ``Tally`` of a batch of events (``Processor.process_batch`` builds its own as it goes)."""
+    counted = Tally()
+    for _record, event in events:
+        counted.add(event)
+    return counted

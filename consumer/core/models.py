@@ -84,7 +84,7 @@ class CapiEvent:
 
     ``payload`` is the event as a dict (hashed user_data already); ``body`` is
     ``orjson.dumps(payload)``, reused by every batch and every retry. The pipeline empties
-    ``payload`` once the event is validated and counted (``processing.release_payloads``).
+    ``payload`` once the event is validated and counted (``Processor.process_batch``).
     """
 
     pixel_id: str

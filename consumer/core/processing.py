@@ -17,6 +17,7 @@ from consumer.core.decoding import (
     confluent_schema_id,
     decode_value,
 )
+from consumer.core.emq import Tally
 from consumer.core.mapping import Filtered, map_record
 from consumer.core.models import CapiEvent, Failure, SourceRecord
 from consumer.core.validation import validate_event
@@ -29,7 +30,6 @@ __all__ = [
     "Processor",
     "Result",
     "WriterLookup",
-    "release_payloads",
 ]
 
 SOURCE_TOPIC_HEADER = "capi.dlq.source_topic"  # set on DLQ records; replays keep it
@@ -42,12 +42,16 @@ _Route = tuple[EventType, str, DecodeLimits, dict[str, Any] | None, dict[str, An
 
 
 class Processed(NamedTuple):
-    """One poll batch through decode, map and validate, split by outcome (record order kept)."""
+    """One poll batch through decode, map and validate, split by outcome (record order kept).
+
+    Its events are counted in ``tally`` and carry only their ``body`` (see ``process_batch``).
+    """
 
     events: list[tuple[SourceRecord, CapiEvent]]
     failures: list[tuple[SourceRecord, Failure]]
     filtered: list[tuple[SourceRecord, Filtered]]
     decoded: int  # records that got past decoding (events, filtered, later failures)
+    tally: Tally  # the events' EMQ estimates and dropped user_data values
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,33 +171,31 @@ class Processor:
         return [self.uncached_schema_id(record) for record in records]
 
     def process_batch(self, records: list[SourceRecord]) -> Processed:
-        """``process`` for every record in one compiled loop: no per-record Python around it."""
+        """``process`` for every record in one compiled loop: no per-record Python around it.
+
+        Each event is counted (EMQ estimate, dropped values) as soon as it is valid, and its
+        ``payload`` emptied: from then on only its ``body`` (the JSON, serialized once) is
+        batched, sent, retried and split. Its dicts are freed while their memory is still in
+        the CPU's cache, and reused by the next record's; keeping a poll batch's payloads until
+        the batch was counted cost ~3 µs an event more (docs/benchmarks.md, where CPU goes).
+        """
         events: list[tuple[SourceRecord, CapiEvent]] = []
         failures: list[tuple[SourceRecord, Failure]] = []
         filtered: list[tuple[SourceRecord, Filtered]] = []
+        counted = Tally()
         undecoded = 0
         for record in records:
             result = self.process(record)
             if isinstance(result, CapiEvent):
+                counted.add(result)
+                result.payload = {}
                 events.append((record, result))
             elif isinstance(result, Failure):
                 failures.append((record, result))
                 undecoded += result.stage == "decode"
             else:
                 filtered.append((record, result))
-        return Processed(events, failures, filtered, len(records) - undecoded)
-
-
-def release_payloads(events: list[tuple[SourceRecord, CapiEvent]]) -> None:
-    """Empty each event's ``payload`` once it is validated and counted (EMQ, drops).
-
-    From then on only its ``body`` (the JSON, serialized once) is batched, sent, retried and
-    split, so the payload's dicts and lists need not wait in memory, scanned again and again by
-    the garbage collector, while the batch is in flight: a few µs per event less in the
-    end-to-end benchmark, and less memory with many events in flight.
-    """
-    for _record, event in events:
-        event.payload = {}
+        return Processed(events, failures, filtered, len(records) - undecoded, counted)
 
 
 def _event_details(mapped: CapiEvent | Filtered | None) -> dict[str, str]:

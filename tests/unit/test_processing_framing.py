@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from consumer.core.decoding import LocalWriters, confluent_schema_id, unframe
-from consumer.core.models import Failure, SourceRecord
-from consumer.core.processing import SOURCE_TOPIC_HEADER, Processor, release_payloads
+from consumer.core.emq import tally
+from consumer.core.models import CapiEvent, Failure, SourceRecord
+from consumer.core.processing import SOURCE_TOPIC_HEADER, Processor
 from consumer.devstack.framing import encode_raw, encode_single_object
 from consumer.errors import DecodeError
 from consumer.schemas import load_schema_file, schema_fingerprint
@@ -126,19 +127,29 @@ class TestProcessBatch:
         assert [(cancelled, one_by_one[2])] == processed.filtered
         assert 3 == processed.decoded
 
-    def test_release_payloads_keeps_what_is_sent(self) -> None:
-        """Once counted, events keep their body (what is sent) and drop their payload dicts."""
+    def test_a_batch_counts_its_events_then_keeps_only_what_is_sent(self) -> None:
+        """process_batch counts each event (EMQ estimate, dropped values) as ``tally`` does over
+        the same events mapped one by one, then empties its payload: the body is what is sent."""
         now = make_order()["occurred_at"].timestamp()
         processor = dataclasses.replace(PROCESSOR, clock=lambda: now)
-        processed = processor.process_batch(
-            [record("so", encode_single_object(make_order(), ORDER))]
-        )
-        ((_record, event),) = processed.events
-        body = event.body
+        orders = [
+            make_order(order_id="O-1"),
+            make_order(order_id="O-2", customer={"email": "bad@", "city": "Paris"}),
+            make_order(order_id="O-3", customer={"phone": ""}),
+        ]
+        records = [record("so", encode_single_object(order, ORDER)) for order in orders]
+        one_by_one = [processor.process(r) for r in records]
 
-        release_payloads(processed.events)
+        processed = processor.process_batch(records)
 
-        assert ({}, body) == (event.payload, event.body)
+        expected = tally([(None, event) for event in one_by_one if isinstance(event, CapiEvent)])
+        assert 3 == sum(count for count, _total, _weak in expected.sums.values())
+        assert [("em", "no_domain"), ("ph", "empty")] == expected.dropped
+        assert (expected.sums, expected.dropped) == (processed.tally.sums, processed.tally.dropped)
+        assert [{}] * 3 == [event.payload for _, event in processed.events]
+        assert [e.body for e in one_by_one] == [  # type: ignore[union-attr]
+            event.body for _, event in processed.events
+        ]
 
 
 class TestWriterLookup:
