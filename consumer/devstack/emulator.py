@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import random
 import re
@@ -422,6 +423,9 @@ async def _serve(app: web.Application, host: str, port: int) -> None:
         await runner.cleanup()
 
 
+_GC_THRESHOLDS = (50_000, 20, 20)  # as ``capi-consumer run`` (consumer/cli.py)
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m consumer.devstack.emulator``: serve until SIGTERM/SIGINT, then exit 0."""
     return serve(_parse_args(argv))
@@ -432,6 +436,13 @@ def serve(args: argparse.Namespace) -> int:
     app = build_app(
         _load_pixels(args), light=args.light, future_tolerance_s=args.future_tolerance_s
     )
+    # Requests held by a latency or stall fault keep their parsed bodies (~100k objects for
+    # 1000 events) alive. With CPython's default collector thresholds every new body set off
+    # collections that walked all the held ones: at Meta's latency with 32 requests in flight
+    # the emulator took more than a core, starving the consumer it measures on a 2-core
+    # machine. Bodies hold no cycles; the consumer's own thresholds do here too.
+    gc.freeze()
+    gc.set_threshold(*_GC_THRESHOLDS)
     asyncio.run(_serve(app, args.host, args.port))
     return 0
 
