@@ -15,11 +15,21 @@ from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
-    names = argv or sorted(
-        info.name
+    known = sorted(
+        info.name.removeprefix("bench_")
         for info in pkgutil.iter_modules([str(Path(__file__).parent)])
         if info.name.startswith("bench_")
     )
+    if argv and argv[0] in ("-h", "--help"):
+        print(f"usage: python -m bench [name ...]   names: {' '.join(known)} (default: all)")
+        return 0
+    unknown = [name for name in argv if name.removeprefix("bench_") not in known]
+    if unknown:
+        print(
+            f"bench: unknown benchmark {unknown[0]!r} (known: {', '.join(known)})", file=sys.stderr
+        )
+        return 2
+    names = argv or known
     print(
         f"capi-consumer benchmarks on {platform.python_implementation()} {platform.python_version()}, "
         f"{platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores"

@@ -15,6 +15,7 @@ import pytest
 
 import bench
 from bench import bench_core, bench_instructions, bench_metrics
+from bench.__main__ import main
 from consumer.metrics import PipelineView
 
 NAMES = sorted(
@@ -29,6 +30,19 @@ def test_every_benchmark_loads_and_has_run(name: str) -> None:
     module = importlib.import_module(f"bench.{name}")
 
     assert callable(module.run)
+
+
+def test_an_unknown_benchmark_name_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A typo (or --help) gets a line naming the known benchmarks, not a traceback."""
+    assert 2 == main(["nope"])
+    assert 0 == main(["--help"])
+
+    out, err = capsys.readouterr()
+    assert "bench: unknown benchmark 'nope' (known: core, decode," in err
+    assert 1 == len(err.splitlines())
+    assert out.startswith("usage: python -m bench [name ...]")
 
 
 def test_the_metrics_stand_in_has_every_attribute_the_metrics_read() -> None:
