@@ -315,9 +315,9 @@ class DeliverySettings(_Frozen):
     max_concurrent_per_pixel: int = Field(32, ge=1)
     initial_concurrent_per_pixel: int = Field(4, ge=1)
     # Events polled and not settled yet (~3.5 KB of RSS each: record, event body, claim). At
-    # Meta's latency (p50 0.3 s, p99 1.5 s) one pixel keeps ~15k events waiting for answers at
-    # the compiled consumer's ~33k events/s; 30k holds that and its tail while the stalled peak
-    # stays near 220 MB (docs/benchmarks.md). Records settled behind a slow one are bounded
+    # Meta's latency (p50 0.3 s, p99 1.5 s) one pixel keeps 13-22k events waiting for answers at
+    # ~40k events/s; 30k holds that and its tail while the stalled peak stays near 226 MB
+    # (docs/benchmarks.md). Records settled behind a slow one are bounded
     # apart (max_uncommitted_records): counting them here bound that pace (latency ratio 0.71).
     max_in_flight_events: int = Field(30_000, ge=1)
     max_in_flight_bytes: int = Field(64_000_000, ge=1)
