@@ -77,7 +77,15 @@ def relay(bootstrap: str, registry_url: str, topic: str, group: str, apis: dict[
             events.clear()
 
 
-def main(argv: list[str]) -> None:
+_ARGUMENTS = ("BOOTSTRAP", "REGISTRY_URL", "GRAPH_URL", "TOPIC", "GROUP", "TOKENS_JSON")
+
+
+def main(argv: list[str]) -> int:
+    """The relay over one topic (``bench e2e`` starts it); a one-line usage on wrong arguments."""
+    if len(argv) != len(_ARGUMENTS):
+        usage = " ".join(_ARGUMENTS)
+        sys.stderr.write(f"usage: python -m bench.relay {usage} (got {len(argv)} arguments)\n")
+        return 2
     bootstrap, registry_url, graph_url, topic, group, tokens = argv
     FacebookSession.GRAPH = graph_url  # the emulator instead of graph.facebook.com
     apis = {
@@ -85,7 +93,8 @@ def main(argv: list[str]) -> None:
         for pixel, token in json.loads(tokens).items()
     }
     relay(bootstrap, registry_url, topic, group, apis)
+    return 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    raise SystemExit(main(sys.argv[1:]))

@@ -101,6 +101,11 @@ def shipped_schemas() -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
+    if argv not in ([], ["--check"]):
+        sys.stderr.write(
+            f"generate_decoders: unknown arguments {' '.join(argv)!r} (only --check)\n"
+        )
+        return 2
     source = module_source(shipped_schemas())
     if argv == ["--check"]:
         if TARGET.read_text() != source:

@@ -22,7 +22,6 @@ state in a JSON file rewritten on every change, so a restarted double keeps its 
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hmac
 import http.client
@@ -41,6 +40,7 @@ import fastavro
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from consumer.cli_errors import OneLineParser, port_number
 from consumer.devstack.service import EmbeddedService
 from consumer.errors import DevStackError
 
@@ -364,8 +364,8 @@ def _auth_from_env() -> tuple[str, str] | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve the RegistryDouble until SIGTERM/SIGINT: ``python -m consumer.devstack.registry``."""
-    parser = argparse.ArgumentParser(prog="python -m consumer.devstack.registry")
-    parser.add_argument("--port", type=int, default=8081)
+    parser = OneLineParser(prog="python -m consumer.devstack.registry")
+    parser.add_argument("--port", type=port_number, default=8081)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--state-file", type=Path, default=None)
     args = parser.parse_args(argv)

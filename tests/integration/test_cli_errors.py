@@ -8,6 +8,8 @@ import io
 import json
 import random
 import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +123,30 @@ class TestUsage:
     def test_bad_flags_are_one_line(self, args: list[str], names: str) -> None:
         """argparse's usage errors are one line (no usage block) with exit status 2."""
         assert_one_line_failure(cli(*args), 2, names)
+
+    @pytest.mark.parametrize(
+        ("program", "names"),
+        [
+            (["-m", "consumer.devstack.registry", "--bogus"], "unrecognized arguments: --bogus"),
+            (["-m", "consumer.devstack.registry", "--port", "70000"], "70000 is above 65535"),
+            (["scripts/generate_decoders.py", "--chek"], "unknown arguments '--chek'"),
+            (["-m", "bench.relay", "--help"], "usage: python -m bench.relay BOOTSTRAP"),
+            (["-m", "bench", "e2", "core"], "unknown benchmark 'e2'"),
+        ],
+    )
+    def test_the_helper_programs_too(self, program: list[str], names: str) -> None:
+        """The registry double, the decoder generator and the benchmarks (run from the
+        repository root, as their docs say) refuse bad arguments in one line, exit 2."""
+        done = subprocess.run(
+            [sys.executable, *program],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+
+        assert_one_line_failure(done, 2, names)
 
     @pytest.mark.parametrize("command", [["demo"], ["preview", "--type", "order"]])
     def test_the_default_config_missing_outside_the_repository(
