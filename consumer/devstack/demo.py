@@ -95,7 +95,7 @@ def _print_summary(
         (
             "sent per pixel",
             ", ".join(
-                f"{pixel}: {count} in {stats.batches_per_pixel[pixel]} batches"
+                f"{pixel}: {count} in {_batches(stats.batches_per_pixel[pixel])}"
                 for pixel, count in sorted(stats.sent_per_pixel.items())
             ),
         ),
@@ -126,3 +126,7 @@ def _print_summary(
     print("\nsummary")
     for label, value in rows:
         print(f"  {label:<18} {value}")
+
+
+def _batches(count: int) -> str:
+    return "1 batch" if count == 1 else f"{count} batches"

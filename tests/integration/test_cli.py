@@ -81,4 +81,8 @@ class TestDemo:
         assert 0 == result.returncode, result.stdout + result.stderr[-2000:]
         assert "emulator received exactly the expected events: yes" in result.stdout
         assert re.search(r"Meta EMQ \(emulator\) .*\d{4}/Purchase \d+\.\d", result.stdout)
+        assert re.search(r"EMQ estimate .*\d{4}/Purchase \d+\.\d", result.stdout)
+        sent_per_pixel = re.findall(r"\d+: \d+ in (\d+) (batch(?:es)?)", result.stdout)
+        assert sent_per_pixel
+        assert all((n == "1") == (word == "batch") for n, word in sent_per_pixel), sent_per_pixel
         assert set() == _pids_with_env(f"CAPI_TEST_MARK={mark}")

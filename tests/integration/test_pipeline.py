@@ -75,6 +75,34 @@ class TestEndToEnd:
             event["event"]["user_data"]["ph"],
         )
 
+    def test_match_quality_and_dropped_values_are_counted(self, consumer_rig: ConsumerRig) -> None:
+        """Each sent event counts in its pixel's EMQ estimate and every value mapping dropped in
+        ``user_data_dropped`` (the poll batch's tally), while Meta gets the event without it."""
+        now = dt.datetime.now(dt.UTC)
+        good = _vector_order(now)
+        bad = _vector_order(now)
+        assert isinstance(bad.value, dict) and isinstance(good.value, dict)
+        bad_value = {
+            **bad.value,
+            "order_id": "ORD-BAD-EMAIL",
+            "customer": {**bad.value["customer"], "email": "john@"},
+        }
+        consumer_rig.produce([good, SampleRecord("orders", "ORD-BAD-EMAIL", bad_value, "sent")])
+
+        stats = consumer_rig.run(until=lambda p: p.stats.settled >= 2)
+
+        emq = stats.emq[("1000000000000001", "Purchase")]
+        assert (2, 1) == (emq.count, emq.weak)  # without its email the second one is weak
+        assert {("em", "no_domain"): 1} == dict(stats.user_data_dropped)
+        by_id = {
+            e["event"]["event_id"]: e["event"]["user_data"]
+            for e in consumer_rig.emulator.client.events()
+        }
+        assert ("em" in by_id["order_ORD-VECTOR"], "em" in by_id["order_ORD-BAD-EMAIL"]) == (
+            True,
+            False,
+        )
+
     def test_offsets_committed_and_restart_resends_nothing(self, consumer_rig: ConsumerRig) -> None:
         """After a clean run every partition is committed at its end; a restart sends nothing again."""
         records = build_sample(orders=30, leads=10, seed=5)
