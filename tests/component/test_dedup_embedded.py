@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from consumer.core.dedup import Claim, Verdict, dedup_key, owner_of
 from consumer.dedup_embedded import EmbeddedDedupStore
@@ -126,6 +127,24 @@ class TestRestart:
         await reopened.close()
 
         assert [DUPLICATE, DUPLICATE, DUPLICATE, PROCEED] == verdicts
+
+    async def test_each_compaction_logs_how_long_the_loop_waited(self, tmp_path: Path) -> None:
+        """The snapshot is written on the event loop: its line says how long and how big
+        (operations.md, sizing the store), so an operator can see the pause."""
+        store = open_store(tmp_path, compact_min_bytes=0, capacity=1024)
+        with capture_logs() as logs:
+            for start in range(0, 3000, 500):
+                batch = claims(3000)[start : start + 500]
+                await store.claim(batch)
+                await store.confirm(batch)
+        await store.close()
+
+        compacted = [entry for entry in logs if entry["event"] == "dedup.embedded.compacted"]
+        assert compacted
+        slot_arrays_mb = {round(slots * 28 / 1e6, 1) for slots in (1024, 2048, 4096, 8192)}
+        assert all(
+            entry["took_s"] >= 0 and entry["snapshot_mb"] in slot_arrays_mb for entry in compacted
+        ), compacted
 
     async def test_compaction_snapshots_and_restarts_the_log(self, tmp_path: Path) -> None:
         """Past the log budget the table is snapshotted; the reopened store has every key."""
