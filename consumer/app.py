@@ -37,8 +37,13 @@ __all__ = ["build_dedup", "check_dedup_backend", "create_dlq_topics", "run_consu
 log = structlog.get_logger("consumer.app")
 
 
-def build_dedup(settings: Settings, clock: Callable[[], float] = time.time) -> DedupStore:
-    """The configured dedup backend: ``embedded`` (default), ``redis`` or ``memory``."""
+def build_dedup(
+    settings: Settings, clock: Callable[[], float] = time.time, bridge: Bridge | None = None
+) -> DedupStore:
+    """The configured dedup backend: ``embedded`` (default), ``redis`` or ``memory``.
+
+    With a ``bridge`` the embedded store's fsyncs run on its disk thread, off the event loop.
+    """
     dedup = settings.dedup
     if dedup.backend == "embedded":
         return EmbeddedDedupStore(
@@ -47,6 +52,7 @@ def build_dedup(settings: Settings, clock: Callable[[], float] = time.time) -> D
             dedup.pending_ttl_s,
             clock,
             capacity=slots_for(dedup.expected_keys),
+            offload=None if bridge is None else bridge.on_disk_thread,
         )
     if dedup.backend == "redis" and dedup.redis_url is not None:
         password = dedup.redis_password.get_secret_value() if dedup.redis_password else None
@@ -119,7 +125,9 @@ async def run_consumer(
     confluent = any(t.framing == "confluent" for t in settings.kafka.topics.values())
     schemas = RegistrySchemaSource(settings.schema_registry, required=confluent)
     readers = load_reader_schemas(settings.schema_registry.schemas_dir)
-    store = TimedDedupStore(dedup or build_dedup(settings, wall_clock), metrics.observe_dedup)
+    store = TimedDedupStore(
+        dedup or build_dedup(settings, wall_clock, bridge), metrics.observe_dedup
+    )
     sender = CapiSender(settings.meta, settings.pixels)
     dlq = dlq_writer or DeadLetterWriter(
         settings.kafka.to_librdkafka("producer"), settings.kafka.dlq_topic_for

@@ -2,7 +2,9 @@
 
 librdkafka objects belong to threads: the consumer to one dedicated thread (all its calls,
 including the rebalance callbacks it runs inside ``poll``), blocking producer flushes and the
-registry client to a small worker pool. The asyncio loop owns HTTP, dedup and all pipeline state.
+registry client to a small worker pool, the embedded dedup log's fsyncs to one disk thread (in
+order, never queued behind a producer flush). The asyncio loop owns HTTP, dedup and all
+pipeline state.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class Bridge:
             1, thread_name_prefix="kafka-consumer"
         )
         self._blocking = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="blocking-io")
+        self._disk = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="disk-sync")
 
     async def on_consumer_thread(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Call ``fn`` on the consumer's own thread (the only thread that touches the consumer)."""
@@ -41,6 +44,10 @@ class Bridge:
             self._blocking, functools.partial(fn, *args, **kwargs)
         )
 
+    async def on_disk_thread(self, fn: Callable[[], None]) -> None:
+        """Call ``fn`` (an fsync of the dedup log) on the disk thread, one at a time, in order."""
+        await self._loop.run_in_executor(self._disk, fn)
+
     def from_thread(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
         """From a librdkafka thread: run ``coro`` on the loop and wait for its result."""
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
@@ -53,3 +60,4 @@ class Bridge:
     def shutdown(self) -> None:
         self._consumer.shutdown(wait=True)
         self._blocking.shutdown(wait=True)
+        self._disk.shutdown(wait=True)

@@ -11,7 +11,10 @@ Storage, and why (docs/architecture.md "Dedup window"):
 - **Crash safety**: a batch frame reaches the kernel before ``claim``/``confirm``/``release``
   return, so a process crash loses nothing. ``confirm`` also ``fsync``s, because offsets are
   committed after it: a power loss may forget a pending claim (harmless: the record is
-  re-delivered and claims again) but never a delivery whose offset was committed. A torn final
+  re-delivered and claims again) but never a delivery whose offset was committed. Given an
+  ``offload`` (``capi-consumer run`` passes the bridge's disk thread), that fsync runs there on
+  a duplicate of the log's descriptor and ``confirm`` awaits it: the event loop goes on meanwhile
+  (a network volume's fsync takes milliseconds, once per delivered batch). A torn final
   frame fails its CRC and is cut off at startup. Snapshots are written to a temporary file,
   fsynced and renamed; the log names the snapshot generation it extends, so a crash between the
   two never replays a stale log.
@@ -26,7 +29,7 @@ import os
 import struct
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import cast
 
@@ -49,6 +52,8 @@ _MIN_COMPACT_BYTES = 64 << 20  # never rewrite the snapshot for less log than th
 _PROCEED, _DUPLICATE = Verdict.PROCEED, Verdict.DUPLICATE
 _BUCKETS_PER_WINDOW = 96  # ~30 min buckets for a 48 h window
 
+Offload = Callable[[Callable[[], None]], Awaitable[None]]  # run a blocking call off the loop
+
 
 class EmbeddedDedupStore:
     """``DedupStore`` in process memory, persisted under ``path`` (backend ``embedded``)."""
@@ -62,8 +67,10 @@ class EmbeddedDedupStore:
         *,
         capacity: int = 1 << 16,
         compact_min_bytes: int = _MIN_COMPACT_BYTES,
+        offload: Offload | None = None,
     ) -> None:
         self._dir = Path(path)
+        self._offload = offload  # None: confirm's fsync runs on the loop
         self._window_s = window_s
         self._pending_ttl_s = pending_ttl_s
         self._clock = clock
@@ -101,7 +108,16 @@ class EmbeddedDedupStore:
     async def confirm(self, claims: Sequence[Claim]) -> None:
         expires = math.ceil(self._clock() + self._window_s)
         keys = [claim.key for claim in claims]
-        self._append(self._table.put_many(keys, DELIVERED, expires), sync=True)
+        images = self._table.put_many(keys, DELIVERED, expires)
+        if self._offload is None or not images:
+            self._append(images, sync=True)
+            return
+        self._append(images, sync=False)
+        # A duplicate descriptor: a compaction meanwhile closes ``_fd`` (and snapshots the
+        # table, these confirms included, with its own fsync); the duplicate still flushes the
+        # log these frames went to.
+        fd = os.dup(self._fd)
+        await self._offload(lambda: _fsync_and_close(fd, self._log_path))
 
     async def release(self, claims: Sequence[Claim]) -> None:
         released = [
@@ -197,6 +213,16 @@ class EmbeddedDedupStore:
             snapshot_mb=round(len(image) / 1e6, 1),
             took_s=round(time.perf_counter() - started, 3),  # the event loop waits (runbook)
         )
+
+
+def _fsync_and_close(fd: int, path: Path) -> None:
+    """Flush ``fd`` to disk and close it (on the disk thread); an error names the log."""
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        raise InfrastructureError(f"dedup log {path}: {exc.strerror}") from exc
+    finally:
+        os.close(fd)
 
 
 def _apply_frames(table: CompactTable, data: bytes, start: int) -> int:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
@@ -30,7 +34,7 @@ def claims(count: int, first_offset: int = 0) -> list[Claim]:
     ]
 
 
-def open_store(path: Path, now: float = START, **kwargs: int) -> EmbeddedDedupStore:
+def open_store(path: Path, now: float = START, **kwargs: Any) -> EmbeddedDedupStore:
     """An embedded store under ``path`` whose clock stands still at ``now``."""
     return EmbeddedDedupStore(path, WINDOW_S, 900, lambda: now, **kwargs)
 
@@ -166,3 +170,53 @@ class TestRestart:
             log_size < written,
             set(verdicts),
         )
+
+
+class TestOffloadedSync:
+    async def test_confirm_returns_only_after_its_fsync_which_runs_off_the_loop(
+        self, tmp_path: Path
+    ) -> None:
+        """With an offload, confirm hands its fsync over and waits for it; meanwhile the loop
+        goes on (here: a claim is answered) and nothing was fsynced on the loop."""
+        handed: list[Callable[[], None]] = []
+        go = asyncio.Event()
+
+        async def offload(fn: Callable[[], None]) -> None:
+            handed.append(fn)
+            await go.wait()
+            await asyncio.to_thread(fn)
+
+        store = open_store(tmp_path, offload=offload)
+        await store.claim(claims(5))
+        confirming = asyncio.create_task(store.confirm(claims(5)))
+        await asyncio.sleep(0.05)
+        meanwhile = await store.claim(claims(3, first_offset=100))  # the loop is not blocked
+        waited = (confirming.done(), len(handed))
+        go.set()
+        await confirming
+        await store.close()
+
+        assert ((False, 1), [DUPLICATE] * 3) == (waited, meanwhile)
+
+    async def test_offloaded_confirms_close_their_descriptors_and_persist(
+        self, tmp_path: Path
+    ) -> None:
+        """Each offloaded fsync closes the duplicate descriptor it was given, compactions
+        included, and the confirmed keys are known after a restart."""
+
+        async def offload(fn: Callable[[], None]) -> None:
+            await asyncio.to_thread(fn)
+
+        store = open_store(tmp_path, offload=offload, compact_min_bytes=0, capacity=1024)
+        before = len(os.listdir("/proc/self/fd"))
+        for start in range(0, 3000, 500):
+            batch = claims(3000)[start : start + 500]
+            await store.claim(batch)
+            await store.confirm(batch)
+        after = len(os.listdir("/proc/self/fd"))
+        await store.close()
+        reopened = open_store(tmp_path)
+        verdicts = await reopened.claim(claims(3000, first_offset=10_000))
+        await reopened.close()
+
+        assert (before, {DUPLICATE}) == (after, set(verdicts))
