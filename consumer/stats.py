@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,11 +57,7 @@ class RunStats:
 
     def observe_mapped(self, event: CapiEvent) -> None:
         """Count a mapped, valid event: its EMQ estimate and the user_data values it dropped."""
-        self.observe_batch([(None, event)])
-
-    def observe_batch(self, events: Iterable[tuple[object, CapiEvent]]) -> None:
-        """``observe_mapped`` for a poll batch's events (with their records), summed per key."""
-        self.observe_tally(tally(events))
+        self.observe_tally(tally([(None, event)]))
 
     def observe_tally(self, counted: Tally) -> None:
         """Add a batch's EMQ estimates and dropped values (``Processed.tally``)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from consumer.core.emq import MAX_SCORE, estimate
+from consumer.core.emq import MAX_SCORE, estimate, tally
 from consumer.core.mapping import map_record
 from consumer.core.models import CapiEvent
 from consumer.stats import RunStats
@@ -87,7 +87,8 @@ class TestRunStats:
         assert sum(estimate(v).weak for v in variants) == summary.weak
 
     def test_a_batch_counts_as_its_events_one_by_one(self) -> None:
-        """observe_batch (once per poll batch) gives the summary of observe_mapped per event."""
+        """A poll batch's tally (``observe_tally``, once per batch) gives the summary of
+        observe_mapped per event."""
         settings = make_settings()
         events = [
             map_record("order", make_order(order_id=f"O-{i}", customer=customer), settings)
@@ -98,6 +99,6 @@ class TestRunStats:
         for event in events:
             assert isinstance(event, CapiEvent)
             one_by_one.observe_mapped(event)
-        batched.observe_batch([(None, event) for event in events if isinstance(event, CapiEvent)])
+        batched.observe_tally(tally([(None, e) for e in events if isinstance(e, CapiEvent)]))
 
         assert one_by_one.summary() == batched.summary()
