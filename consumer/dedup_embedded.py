@@ -23,6 +23,7 @@ Storage, and why (docs/architecture.md "Dedup window"):
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import math
 import os
@@ -115,9 +116,10 @@ class EmbeddedDedupStore:
         self._append(images, sync=False)
         # A duplicate descriptor: a compaction meanwhile closes ``_fd`` (and snapshots the
         # table, these confirms included, with its own fsync); the duplicate still flushes the
-        # log these frames went to.
+        # log these frames went to. Shielded: a cancelled confirm (shutdown) still gets its
+        # fsync, and the duplicate is closed, never left open.
         fd = os.dup(self._fd)
-        await self._offload(lambda: _fsync_and_close(fd, self._log_path))
+        await asyncio.shield(self._offload(lambda: _fsync_and_close(fd, self._log_path)))
 
     async def release(self, claims: Sequence[Claim]) -> None:
         released = [

@@ -220,3 +220,33 @@ class TestOffloadedSync:
         await reopened.close()
 
         assert (before, {DUPLICATE}) == (after, set(verdicts))
+
+    async def test_a_cancelled_confirm_still_flushes_and_closes_its_descriptor(
+        self, tmp_path: Path
+    ) -> None:
+        """Shutdown may cancel a confirm while its fsync waits for the disk thread: the fsync
+        still runs and the duplicate descriptor is closed, not leaked."""
+        go = asyncio.Event()
+        ran: list[bool] = []
+
+        async def offload(fn: Callable[[], None]) -> None:
+            await go.wait()
+            await asyncio.to_thread(fn)
+            ran.append(True)
+
+        store = open_store(tmp_path, offload=offload)
+        before = len(os.listdir("/proc/self/fd"))
+        confirming = asyncio.create_task(store.confirm(claims(5)))
+        await asyncio.sleep(0.05)
+        confirming.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await confirming
+        go.set()
+        for _ in range(100):  # the shielded flush finishes on its own
+            if ran:
+                break
+            await asyncio.sleep(0.01)
+        after = len(os.listdir("/proc/self/fd"))
+        await store.close()
+
+        assert (True, before) == (bool(ran), after)
